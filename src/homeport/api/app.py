@@ -1,0 +1,73 @@
+"""The application factory. Nothing happens at import; `create_app(settings)` builds it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from homeport import __version__
+from homeport.api.errors import install_error_handlers
+from homeport.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from homeport.api.routers import apply, health, openai, providers, sessions, users
+from homeport.observability.metrics import Metrics
+from homeport.services.container import Services, build_services
+from homeport.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings, *, services: Services | None = None, access_log: bool = True
+) -> FastAPI:
+    """The ASGI app. Tests may pass their own `services`; otherwise the lifespan builds them."""
+    metrics = services.metrics if services is not None else Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _services(settings, services, metrics) as ready:
+            app.state.services = ready
+            tasks = _background(ready)
+            log.info("Homeport %s is serving on %s", __version__, settings.resolved_public_url)
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    app = FastAPI(
+        title="Homeport",
+        version=__version__,
+        description="A private, self-hosted generative-AI platform. "
+        "OpenAI-compatible under /v1, REST under /api/v1.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, openai, users, providers, sessions, apply):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, access_log=access_log)
+    return app
+
+
+@asynccontextmanager
+async def _services(
+    settings: Settings, given: Services | None, metrics: Metrics
+) -> AsyncIterator[Services]:
+    if given is not None:
+        yield given
+        return
+    async with build_services(settings, metrics=metrics) as built:
+        yield built
+
+
+def _background(services: Services) -> list[asyncio.Task[None]]:
+    if services.local is not None:
+        services.local.start_loading()
+    return [asyncio.create_task(services.providers.refresh_forever(), name="model-refresh")]

@@ -1,0 +1,33 @@
+"""Declarative resources (/api/v1/apply), the server side of `homeport apply -f`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from homeport.api.deps import PrincipalDep, ServicesDep
+from homeport.api.schemas.rest import ApplyIn, ApplyResultOut
+from homeport.errors import ValidationFailed
+from homeport.services.apply import Resource
+
+router = APIRouter(prefix="/api/v1", tags=["apply"])
+
+
+@router.post("/apply")
+async def apply(
+    body: ApplyIn, services: ServicesDep, principal: PrincipalDep
+) -> list[ApplyResultOut]:
+    resources = []
+    for index, item in enumerate(body.resources):
+        name = item.metadata.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValidationFailed(
+                f"resource {index} ({item.kind}) has no metadata.name", param="metadata.name"
+            )
+        resources.append(
+            Resource(kind=item.kind, name=name, spec=item.spec, api_version=item.api_version)
+        )
+    outcomes = await services.apply.apply(principal, resources, dry_run=body.dry_run)
+    return [
+        ApplyResultOut(kind=o.kind, name=o.name, action=o.action, dry_run=o.dry_run)
+        for o in outcomes
+    ]

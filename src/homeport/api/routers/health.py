@@ -1,0 +1,51 @@
+"""Liveness, readiness and metrics: the only routes that need no key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import ORJSONResponse
+
+from homeport import __version__
+from homeport.api.deps import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz")
+async def readyz(services: ServicesDep) -> ORJSONResponse:
+    """Ready when the database answers; the embedded model's loading is reported too."""
+    checks: dict[str, Any] = {"database": await _database_ok(services)}
+    if services.local is not None:
+        state = services.local.state
+        checks["embedded_model"] = {
+            "ready": services.local.ready,
+            "message": state.message,
+            "progress": state.fraction,
+            "error": state.error,
+        }
+    ready = checks["database"] == "ok"
+    return ORJSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(services: ServicesDep) -> Response:
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def _database_ok(services: ServicesDep) -> str:
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        async with services.db.transaction() as session:
+            await session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"

@@ -1,0 +1,110 @@
+"""Chat sessions (/api/v1/sessions): stored conversations, and chatting in them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import StreamingResponse
+
+from homeport.api.deps import PrincipalDep, ServicesDep
+from homeport.api.openai_format import chat_chunks
+from homeport.api.schemas.rest import (
+    ChatIn,
+    MessageOut,
+    SessionCreate,
+    SessionOut,
+    SessionPage,
+    SessionUpdate,
+    TurnOut,
+)
+from homeport.api.sse import prefetch, sse_response
+from homeport.domain.chat import SamplingParams
+from homeport.services.sessions import Turn
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_session(
+    body: SessionCreate, services: ServicesDep, principal: PrincipalDep
+) -> SessionOut:
+    created = await services.sessions.create(
+        principal, title=body.title, model=body.model, system_prompt=body.system_prompt
+    )
+    return SessionOut.of(created)
+
+
+@router.get("")
+async def list_sessions(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: int = Query(default=20, ge=1, le=100),
+    after: str | None = Query(default=None, description="The last id of the previous page"),
+) -> SessionPage:
+    sessions, has_more = await services.sessions.page(principal, limit=limit, after=after)
+    return SessionPage(
+        data=[SessionOut.of(s) for s in sessions],
+        has_more=has_more,
+        last_id=sessions[-1].id if sessions else None,
+    )
+
+
+@router.get("/{session_id}")
+async def get_session(
+    session_id: str, services: ServicesDep, principal: PrincipalDep
+) -> SessionOut:
+    found, messages = await services.sessions.get(principal, session_id)
+    return SessionOut.of(found, messages)
+
+
+@router.patch("/{session_id}")
+async def update_session(
+    session_id: str, body: SessionUpdate, services: ServicesDep, principal: PrincipalDep
+) -> SessionOut:
+    return SessionOut.of(
+        await services.sessions.update(principal, session_id, title=body.title, model=body.model)
+    )
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_session(session_id: str, services: ServicesDep, principal: PrincipalDep) -> None:
+    await services.sessions.delete(principal, session_id)
+
+
+@router.post("/{session_id}/messages", response_model=None)
+async def chat(
+    session_id: str, body: ChatIn, services: ServicesDep, principal: PrincipalDep
+) -> TurnOut | StreamingResponse:
+    """Send a message; the answer streams as OpenAI chunks unless `stream` is false."""
+    params = SamplingParams(
+        max_tokens=body.max_tokens, temperature=body.temperature, top_p=body.top_p, seed=body.seed
+    )
+    turn = await services.sessions.start_turn(
+        principal, session_id, content=body.content, model=body.model, params=params
+    )
+    if body.stream:
+        events = await prefetch(turn.events)
+        turn.events = events
+        return sse_response(_chunks(turn))
+    async for _ in turn.events:
+        pass
+    return _turn_out(turn)
+
+
+async def _chunks(turn: Turn) -> AsyncIterator[dict[str, Any]]:
+    async for chunk in chat_chunks(turn.model, turn.events, include_usage=True):
+        if "homeport" in chunk:
+            chunk["homeport"].update(_turn_out(turn).model_dump(mode="json"))
+        yield chunk
+
+
+def _turn_out(turn: Turn) -> TurnOut:
+    assert turn.assistant_message is not None
+    return TurnOut(
+        session_id=turn.session.id,
+        model=turn.model.id,
+        user_message=MessageOut.of(turn.user_message),
+        assistant_message=MessageOut.of(turn.assistant_message),
+    )

@@ -1,0 +1,1 @@
+"""Wire schemas (pydantic): what goes over HTTP. Domain values are built from them."""

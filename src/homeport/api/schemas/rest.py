@@ -1,0 +1,246 @@
+"""Bodies of the REST API under /api/v1 (strict: unknown fields are errors)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from homeport.domain.sessions import ChatSession, StoredMessage
+from homeport.domain.users import ApiKey, User
+from homeport.services.providers import ProviderStatus
+
+
+Role = Literal["admin", "user"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- users and keys ----------------------------------------------------------------------
+
+
+class UserCreate(Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+    email: str | None = Field(default=None, max_length=320)
+    roles: list[Role] = Field(default_factory=lambda: list[Role](["user"]))
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    email: str | None
+    roles: list[str]
+    disabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            name=user.name,
+            email=user.email,
+            roles=list(user.roles),
+            disabled=user.disabled,
+            created_at=user.created_at,
+        )
+
+
+class KeyCreate(Strict):
+    name: str = Field(default="default", min_length=1, max_length=100)
+    user: str | None = Field(default=None, description="User id or name (admins only)")
+    expires_at: datetime | None = None
+    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+
+
+class KeyOut(BaseModel):
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        return cls(
+            id=key.id,
+            user_id=key.user_id,
+            name=key.name,
+            prefix=key.prefix,
+            scopes=list(key.scopes),
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+            last_used_at=key.last_used_at,
+        )
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The secret. Shown once; store it now.")
+
+
+# -- providers -------------------------------------------------------------------------
+
+
+class ProviderIn(Strict):
+    name: str
+    kind: Literal["openai", "ollama"] = "openai"
+    base_url: str = Field(min_length=1, max_length=2048)
+    api_key: str | None = Field(default=None, max_length=4096)
+    models: list[str] | None = Field(default=None, description="Allow-list of upstream model ids")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProviderOut(BaseModel):
+    name: str
+    kind: str
+    base_url: str
+    source: str
+    has_api_key: bool
+    models_allowed: list[str] | None
+    models: list[str]
+    status: Literal["ok", "error"]
+    error: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, status: ProviderStatus) -> ProviderOut:
+        config = status.config
+        return cls(
+            name=status.name,
+            kind=status.kind,
+            base_url=status.base_url,
+            source=status.source,
+            has_api_key=bool(config and config.has_api_key),
+            models_allowed=list(config.models_allowed)
+            if config and config.models_allowed
+            else None,
+            models=[m.id for m in status.models],
+            status="error" if status.error else "ok",
+            error=status.error,
+            created_at=config.created_at if config else None,
+            updated_at=config.updated_at if config else None,
+        )
+
+
+# -- sessions --------------------------------------------------------------------------
+
+
+class SessionCreate(Strict):
+    title: str | None = Field(default=None, max_length=200)
+    model: str | None = None
+    system_prompt: str | None = Field(default=None, max_length=100_000)
+
+
+class SessionUpdate(Strict):
+    title: str | None = Field(default=None, max_length=200)
+    model: str | None = None
+
+
+class MessageOut(BaseModel):
+    id: str
+    role: str
+    content: str
+    status: str
+    error: str | None
+    model: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    time_to_first_token_ms: int | None
+    duration_ms: int | None
+    finish_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: StoredMessage) -> MessageOut:
+        return cls(
+            id=m.id,
+            role=m.role,
+            content=m.content,
+            status=m.status,
+            error=m.error,
+            model=m.model,
+            prompt_tokens=m.prompt_tokens,
+            completion_tokens=m.completion_tokens,
+            time_to_first_token_ms=m.time_to_first_token_ms,
+            duration_ms=m.duration_ms,
+            finish_reason=m.finish_reason,
+            created_at=m.created_at,
+        )
+
+
+class SessionOut(BaseModel):
+    id: str
+    title: str
+    model: str | None
+    system_prompt: str | None
+    created_at: datetime
+    updated_at: datetime
+    messages: list[MessageOut] | None = None
+
+    @classmethod
+    def of(cls, s: ChatSession, messages: list[StoredMessage] | None = None) -> SessionOut:
+        return cls(
+            id=s.id,
+            title=s.title,
+            model=s.model,
+            system_prompt=s.system_prompt,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            messages=[MessageOut.of(m) for m in messages] if messages is not None else None,
+        )
+
+
+class SessionPage(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[SessionOut]
+    has_more: bool
+    last_id: str | None
+
+
+class ChatIn(Strict):
+    content: str = Field(min_length=1, max_length=1_000_000)
+    model: str | None = None
+    stream: bool = True
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+
+
+class TurnOut(BaseModel):
+    session_id: str
+    model: str
+    user_message: MessageOut
+    assistant_message: MessageOut
+
+
+# -- apply --------------------------------------------------------------------------------
+
+
+class ResourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    api_version: str = Field(default="homeport.dev/v1", alias="apiVersion")
+    kind: str = Field(min_length=1)
+    metadata: dict[str, Any]
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApplyIn(Strict):
+    resources: list[ResourceIn] = Field(min_length=1, max_length=500)
+    dry_run: bool = False
+
+
+class ApplyResultOut(BaseModel):
+    kind: str
+    name: str
+    action: str
+    dry_run: bool

@@ -1,0 +1,1 @@
+"""The `homeport` command: a client of the HTTP API (and `serve`, which runs the server)."""

@@ -1,0 +1,1 @@
+"""Runners: processes that load models on their hardware and serve them."""

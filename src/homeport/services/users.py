@@ -1,0 +1,184 @@
+"""Users, API keys, authentication of bearer keys, and the first admin."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from homeport.auth.keys import display_prefix, generate_key, hash_key
+from homeport.db.engine import Database
+from homeport.db.repositories import ApiKeyRepository, UserRepository
+from homeport.domain.users import ADMIN, ApiKey, Principal, User
+from homeport.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
+from homeport.settings import ADMIN_KEY_FILE, Settings, write_private_file
+
+log = logging.getLogger(__name__)
+
+KNOWN_ROLES = frozenset({ADMIN, "user"})
+# A verified key is trusted for this long before the database is asked again.
+# Revocation on this replica takes effect at once (the cache entry is dropped).
+AUTH_CACHE_SECONDS = 5.0
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """A new key: the only moment its secret is known."""
+
+    key: ApiKey
+    secret: str
+
+
+@dataclass(slots=True)
+class _Cached:
+    principal: Principal
+    expires_at: datetime | None
+    checked_at: float
+
+
+class UserService:
+    def __init__(self, db: Database):
+        self.db = db
+        self._cache: dict[str, _Cached] = {}
+
+    # -- users ----------------------------------------------------------------------
+
+    async def create_user(
+        self, name: str, *, email: str | None = None, roles: list[str] | None = None
+    ) -> User:
+        roles = roles or ["user"]
+        unknown = set(roles) - KNOWN_ROLES
+        if unknown:
+            raise ValidationFailed(f"unknown roles: {', '.join(sorted(unknown))}", param="roles")
+        async with self.db.transaction() as session:
+            return await UserRepository(session).add(name=name, email=email, roles=roles)
+
+    async def list_users(self) -> list[User]:
+        async with self.db.transaction() as session:
+            return await UserRepository(session).list()
+
+    async def get_user(self, ref: str) -> User:
+        """By id or by name."""
+        async with self.db.transaction() as session:
+            users = UserRepository(session)
+            user = await users.get(ref) or await users.by_name(ref)
+        if user is None:
+            raise NotFound(f"no user '{ref}'", param="user")
+        return user
+
+    # -- keys -----------------------------------------------------------------------
+
+    async def create_key(
+        self,
+        owner: Principal,
+        *,
+        name: str,
+        user: str | None = None,
+        expires_at: datetime | None = None,
+        secret: str | None = None,
+    ) -> CreatedKey:
+        """A key for the caller, or (admins only) for another user."""
+        target = await self._key_owner(owner, user)
+        if expires_at is not None and expires_at <= datetime.now(UTC):
+            raise ValidationFailed("expires_at is in the past", param="expires_at")
+        secret = secret or generate_key()
+        async with self.db.transaction() as session:
+            key = await ApiKeyRepository(session).add(
+                user_id=target.id,
+                name=name,
+                prefix=display_prefix(secret),
+                secret_hash=hash_key(secret),
+                scopes=[],
+                expires_at=expires_at,
+            )
+        return CreatedKey(key=key, secret=secret)
+
+    async def list_keys(self, caller: Principal, *, user: str | None = None) -> list[ApiKey]:
+        owner = await self._key_owner(caller, user)
+        async with self.db.transaction() as session:
+            return await ApiKeyRepository(session).list(user_id=owner.id)
+
+    async def revoke_key(self, caller: Principal, key_id: str) -> ApiKey:
+        async with self.db.transaction() as session:
+            keys = ApiKeyRepository(session)
+            key = await keys.get(key_id)
+            if key is None or (key.user_id != caller.user_id and not caller.is_admin):
+                raise NotFound(f"no API key '{key_id}'", param="key_id")
+            await keys.revoke(key_id)
+            revoked = await keys.get(key_id)
+        self._cache = {h: c for h, c in self._cache.items() if c.principal.key_id != key_id}
+        assert revoked is not None
+        return revoked
+
+    async def _key_owner(self, caller: Principal, user: str | None) -> User:
+        if user is None:
+            return await self.get_user(caller.user_id)
+        target = await self.get_user(user)
+        if target.id != caller.user_id and not caller.is_admin:
+            raise PermissionDenied("only admins manage other users' keys")
+        return target
+
+    # -- authentication -----------------------------------------------------------
+
+    async def authenticate(self, secret: str) -> Principal:
+        """The principal behind a bearer key; expired, revoked or unknown keys fail."""
+        if not secret:
+            raise AuthenticationFailed("Incorrect API key provided.", code="invalid_api_key")
+        digest = hash_key(secret)
+        now = datetime.now(UTC)
+        cached = self._cache.get(digest)
+        if cached and time.monotonic() - cached.checked_at < AUTH_CACHE_SECONDS:
+            if cached.expires_at is not None and cached.expires_at <= now:
+                raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
+            return cached.principal
+        principal, expires_at = await self._verify(digest, now)
+        self._cache[digest] = _Cached(principal, expires_at, time.monotonic())
+        return principal
+
+    async def _verify(self, digest: str, now: datetime) -> tuple[Principal, datetime | None]:
+        async with self.db.transaction() as session:
+            keys = ApiKeyRepository(session)
+            key = await keys.by_hash(digest)
+            user = await UserRepository(session).get(key.user_id) if key else None
+            if key is None or user is None or key.revoked_at is not None:
+                raise AuthenticationFailed("Incorrect API key provided.", code="invalid_api_key")
+            if key.expires_at is not None and _aware(key.expires_at) <= now:
+                raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
+            if user.disabled:
+                raise AuthenticationFailed("This user is disabled.", code="user_disabled")
+            if key.last_used_at is None or now - _aware(key.last_used_at) > LAST_USED_RESOLUTION:
+                await keys.touch(key.id, now)
+        principal = Principal(
+            user_id=user.id, name=user.name, roles=user.roles, scopes=key.scopes, key_id=key.id
+        )
+        return principal, _aware(key.expires_at) if key.expires_at else None
+
+    # -- first start ----------------------------------------------------------------
+
+    async def bootstrap(self, settings: Settings) -> Path | None:
+        """Create the admin user and key on first start; returns where the key was written."""
+        async with self.db.transaction() as session:
+            users = UserRepository(session)
+            if await users.count() > 0:
+                return None
+            admin = await users.add(name="admin", email=None, roles=[ADMIN])
+        principal = Principal(user_id=admin.id, name=admin.name, roles=admin.roles)
+        given = (
+            settings.bootstrap_api_key.get_secret_value() if settings.bootstrap_api_key else None
+        )
+        created = await self.create_key(principal, name="bootstrap", secret=given)
+        if given is not None:
+            log.info("created user 'admin' with the key from HOMEPORT_BOOTSTRAP_API_KEY")
+            return None
+        path = settings.ensure_data_dir() / ADMIN_KEY_FILE
+        write_private_file(path, created.secret)
+        log.warning("created user 'admin'; its API key is in %s (readable only by you)", path)
+        return path
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

