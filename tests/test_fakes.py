@@ -313,6 +313,31 @@ def test_openai_counts_streams_the_client_abandons(
     assert fake.cancelled_streams == 1
 
 
+def test_openai_reply_delay_holds_the_answer_back(
+    openai: tuple[FakeOpenAI, httpx.Client],
+) -> None:
+    fake, client = openai
+    fake.enqueue(Reply(text="late", delay=0.3))
+    started = time.monotonic()
+    assert chat(client).json()["choices"][0]["message"]["content"] == "late"
+    assert time.monotonic() - started >= 0.3
+
+
+def test_a_fake_can_go_down_and_come_back_at_the_same_address() -> None:
+    fake = FakeOpenAI()
+    fake.enqueue("before", "after")
+    server = fake.serve()
+    url, port = server.url + "/v1/chat/completions", server.port
+    body = {"model": "fake-chat", "messages": []}
+    assert httpx.post(url, json=body).json()["choices"][0]["message"]["content"] == "before"
+    server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(url, json=body)
+    with fake.serve(port=port):
+        assert httpx.post(url, json=body).json()["choices"][0]["message"]["content"] == "after"
+    assert len(fake.requests) == 2
+
+
 # -- FakeOllama -----------------------------------------------------------------------------
 
 
@@ -355,6 +380,19 @@ def test_ollama_chat_streams_ndjson_by_default(ollama: tuple[FakeOllama, httpx.C
     assert [line["done"] for line in lines] == [False, False, False, True]
     assert "".join(line["message"]["content"] for line in lines) == "Hello there, friend"
     assert (lines[-1]["prompt_eval_count"], lines[-1]["eval_count"]) == (1, 3)
+
+
+def test_ollama_streams_tool_calls_before_the_final_line(
+    ollama: tuple[FakeOllama, httpx.Client],
+) -> None:
+    fake, client = ollama
+    fake.enqueue(Reply(tool_calls=[{"name": "weather", "arguments": {"city": "Oslo"}}]))
+    body = {"model": "llama3.2:1b", "messages": [{"role": "user", "content": "weather?"}]}
+    with client.stream("POST", "/api/chat", json=body) as response:
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    calls = [call for line in lines for call in line["message"].get("tool_calls", [])]
+    assert calls == [{"function": {"name": "weather", "arguments": {"city": "Oslo"}}}]
+    assert [line["done"] for line in lines] == [False, True]
 
 
 def test_ollama_generate(ollama: tuple[FakeOllama, httpx.Client]) -> None:

@@ -48,6 +48,8 @@ def create_app(
         "OpenAI-compatible under /v1, REST under /api/v1.",
         lifespan=lifespan,
     )
+    if services is not None:
+        app.state.services = services
     install_error_handlers(app)
     for module in (health, openai, users, providers, sessions, apply):
         app.include_router(module.router)

@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from homeport import errors
+from homeport.api.responses import JSONResponse
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def error_payload(exc: errors.HomeportError) -> tuple[int, dict[str, Any]]:
     return status, error_body(exc.message, kind=kind, param=exc.param, code=exc.code)
 
 
-def homeport_error_response(exc: errors.HomeportError) -> ORJSONResponse:
+def homeport_error_response(exc: errors.HomeportError) -> JSONResponse:
     status, body = error_payload(exc)
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
@@ -61,19 +61,19 @@ def homeport_error_response(exc: errors.HomeportError) -> ORJSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if status >= 500:
         log.warning("%s: %s", type(exc).__name__, exc.message)
-    return ORJSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _homeport_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _homeport_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.HomeportError)
     return homeport_error_response(exc)
 
 
-async def _validation_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = list(exc.errors())
     if any(p.get("type") == "json_invalid" for p in problems):
-        return ORJSONResponse(
+        return JSONResponse(
             error_body(
                 "The request body is not valid JSON.",
                 kind="invalid_request_error",
@@ -85,7 +85,7 @@ async def _validation_error(request: Request, exc: Exception) -> ORJSONResponse:
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     param = ".".join(location) or None
     message = "; ".join(_describe(p) for p in problems[:5]) or "invalid request"
-    return ORJSONResponse(
+    return JSONResponse(
         error_body(message, kind="invalid_request_error", param=param), status_code=422
     )
 
@@ -97,22 +97,22 @@ def _describe(problem: Any) -> str:
     return f"{location or 'body'}: {problem.get('msg', 'invalid')}"
 
 
-async def _http_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     kinds = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     if exc.status_code == 404 and message == "Not Found":
         message = f"No route {request.method} {request.url.path}."
-    return ORJSONResponse(
+    return JSONResponse(
         error_body(message, kind=kinds.get(exc.status_code, "invalid_request_error")),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return ORJSONResponse(
+    return JSONResponse(
         error_body("The server had an error while processing your request.", kind="server_error"),
         status_code=500,
     )

@@ -74,11 +74,13 @@ class FakeOllama(ScriptedUpstream):
 
     def __init__(self, models: Sequence[str] = DEFAULT_OLLAMA_MODELS) -> None:
         super().__init__(models)
-        self.app.router.add_get("/api/tags", self._tags)
-        self.app.router.add_get("/api/version", self._version)
-        self.app.router.add_post("/api/chat", self._chat)
-        self.app.router.add_post("/api/generate", self._generate)
-        self.app.router.add_post("/api/embed", self._embed)
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/api/tags", self._tags)
+        router.add_get("/api/version", self._version)
+        router.add_post("/api/chat", self._chat)
+        router.add_post("/api/generate", self._generate)
+        router.add_post("/api/embed", self._embed)
 
     def knows_model(self, model: str) -> bool:
         return model in self.models or f"{model}:latest" in self.models

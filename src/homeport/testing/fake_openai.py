@@ -85,10 +85,12 @@ class FakeOpenAI(ScriptedUpstream):
     ) -> None:
         self.api_key = api_key
         super().__init__(models, middlewares=[self._check_auth])
-        self.app.router.add_get("/v1/models", self._list_models)
-        self.app.router.add_post("/v1/chat/completions", self._chat)
-        self.app.router.add_post("/v1/completions", self._complete)
-        self.app.router.add_post("/v1/embeddings", self._embed)
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/v1/models", self._list_models)
+        router.add_post("/v1/chat/completions", self._chat)
+        router.add_post("/v1/completions", self._complete)
+        router.add_post("/v1/embeddings", self._embed)
 
     def error_body(self, error: UpstreamError) -> dict[str, Any]:
         kind = "server_error" if error.status >= 500 else "invalid_request_error"

@@ -204,7 +204,8 @@ class ScriptedUpstream:
         self._cancelled_streams = 0
         self._active_streams = 0
         self._ids = 0
-        self.app = web.Application(middlewares=[self._record, self._render_errors, *middlewares])
+        self._middlewares = tuple(middlewares)
+        self.app = self.make_app()
 
     # -- scripting -----------------------------------------------------------------------
 
@@ -258,9 +259,25 @@ class ScriptedUpstream:
         with self._lock:
             return self._active_streams
 
-    def serve(self) -> BackgroundServer:
-        """Start serving `app` on a free local port; stop it with ``server.stop()``."""
-        return BackgroundServer(self.app).start()
+    # -- serving ---------------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        """A fresh application with this fake's routes, sharing its script and recording."""
+        app = web.Application(middlewares=[self._record, self._render_errors, *self._middlewares])
+        self.add_routes(app.router)
+        return app
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """Register the fake's routes; each fake overrides this."""
+
+    def serve(self, *, port: int = 0) -> BackgroundServer:
+        """Serve `app` on a local port (0: a free one); stop it with ``server.stop()``.
+
+        Serving again (say, after a simulated outage) uses a fresh app, because an aiohttp
+        application cannot run twice; the script and the recording carry on.
+        """
+        app = self.make_app() if self.app.frozen else self.app
+        return BackgroundServer(app, port=port).start()
 
     # -- for the fakes' handlers -------------------------------------------------------------
 

@@ -24,13 +24,25 @@ _START_TIMEOUT = 10.0
 
 
 class BackgroundServer:
-    """An `aiohttp.web.Application` listening on 127.0.0.1, on a free port, in its own thread."""
+    """An `aiohttp.web.Application` listening on 127.0.0.1, on a free port, in its own thread.
+
+    `port` 0 picks a free port; pass a former server's port to bring an upstream "back up" at
+    the same address. On stop, in-flight requests get `shutdown_timeout` seconds to finish
+    before they are cancelled. An aiohttp application is bound to the loop that first ran it,
+    so each server needs an application that has never run.
+    """
 
     def __init__(
-        self, app: web.Application, *, host: str = "127.0.0.1", shutdown_timeout: float = 1.0
+        self,
+        app: web.Application,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        shutdown_timeout: float = 0.5,
     ) -> None:
         self._app = app
         self._host = host
+        self._requested_port = port
         self._shutdown_timeout = shutdown_timeout
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -108,7 +120,7 @@ class BackgroundServer:
         )
         try:
             await runner.setup()
-            await web.TCPSite(runner, self._host, 0).start()
+            await web.TCPSite(runner, self._host, self._requested_port).start()
             self._port = int(runner.addresses[0][1])
         except Exception as exc:  # handed to start(), which raises it in the caller's thread
             self._error = exc

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import ORJSONResponse
 
 from homeport import __version__
 from homeport.api.deps import ServicesDep
+from homeport.api.responses import JSONResponse
 
 router = APIRouter(tags=["health"])
 
@@ -19,7 +19,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep) -> ORJSONResponse:
+async def readyz(services: ServicesDep) -> JSONResponse:
     """Ready when the database answers; the embedded model's loading is reported too."""
     checks: dict[str, Any] = {"database": await _database_ok(services)}
     if services.local is not None:
@@ -31,7 +31,7 @@ async def readyz(services: ServicesDep) -> ORJSONResponse:
             "error": state.error,
         }
     ready = checks["database"] == "ok"
-    return ORJSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
 @router.get("/metrics")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from homeport.api import openai_format as fmt
 from homeport.api.deps import PrincipalDep, ServicesDep
+from homeport.api.responses import JSONResponse
 from homeport.api.schemas.openai import ChatCompletionIn, CompletionIn, EmbeddingIn
 from homeport.api.sse import prefetch, sse_response
 
@@ -32,11 +33,11 @@ async def get_model(
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
     body: ChatCompletionIn, services: ServicesDep, principal: PrincipalDep
-) -> ORJSONResponse | StreamingResponse:
+) -> JSONResponse | StreamingResponse:
     request = body.to_domain()
     if not body.stream:
         model, result = await services.inference.chat(principal, request)
-        return ORJSONResponse(fmt.chat_completion(model, result))
+        return JSONResponse(fmt.chat_completion(model, result))
     stream = await services.inference.chat_stream(principal, request)
     events = await prefetch(stream.events)
     return sse_response(fmt.chat_chunks(stream.model, events, include_usage=body.include_usage))
@@ -45,11 +46,11 @@ async def chat_completions(
 @router.post("/completions", response_model=None)
 async def completions(
     body: CompletionIn, services: ServicesDep, principal: PrincipalDep
-) -> ORJSONResponse | StreamingResponse:
+) -> JSONResponse | StreamingResponse:
     request = body.to_domain()
     if not body.stream:
         model, result = await services.inference.complete(principal, request)
-        return ORJSONResponse(fmt.completion(model, result))
+        return JSONResponse(fmt.completion(model, result))
     stream = await services.inference.complete_stream(principal, request)
     events = await prefetch(stream.events)
     return sse_response(
@@ -60,11 +61,11 @@ async def completions(
 @router.post("/embeddings")
 async def embeddings(
     body: EmbeddingIn, services: ServicesDep, principal: PrincipalDep
-) -> ORJSONResponse:
+) -> JSONResponse:
     model, result = await services.inference.embed(
         principal, body.model or None, body.texts, input_type=body.input_type
     )
     payload = fmt.embeddings(
         model, result, encoding=body.encoding_format, dimensions=body.dimensions
     )
-    return ORJSONResponse(payload)
+    return JSONResponse(payload)

@@ -11,7 +11,6 @@ from homeport.domain.sessions import ChatSession, StoredMessage
 from homeport.domain.users import ApiKey, User
 from homeport.services.providers import ProviderStatus
 
-
 Role = Literal["admin", "user"]
 
 
