@@ -2,8 +2,8 @@
 
 The key comes from HOMEPORT_SECRET_KEY (any string; HKDF stretches it). To rotate it, set
 HOMEPORT_SECRET_KEY to the new value and HOMEPORT_SECRET_KEY_PREVIOUS to the old one: the
-first key encrypts, every key decrypts, and `homeport admin rotate-secrets` re-encrypts what
-is stored so the old key can then be dropped.
+first key encrypts, every key decrypts. A secret saved again is encrypted under the new key;
+once all are, the old key can be dropped (docs/configuration.md).
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ class InferenceService:
     def list_models(self, principal: Principal) -> list[ModelInfo]:
         return self.catalog.models()
 
-    def default_model(self) -> str:
-        return self.catalog.default_model_id()
+    async def get_model(self, principal: Principal, model_id: str) -> ModelInfo:
+        _, model = await self.catalog.resolve(model_id)
+        return model
 
     async def chat(
         self, principal: Principal, request: ChatRequest

@@ -26,8 +26,7 @@ async def list_models(services: ServicesDep, principal: PrincipalDep) -> dict[st
 async def get_model(
     model_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    _, model = await services.catalog.resolve(model_id)
-    return fmt.model_entry(model)
+    return fmt.model_entry(await services.inference.get_model(principal, model_id))
 
 
 @router.post("/chat/completions", response_model=None)
