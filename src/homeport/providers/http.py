@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -108,3 +108,64 @@ def parse_json(raw: bytes, *, provider: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise UpstreamError(f"provider '{provider}' sent invalid JSON") from exc
+
+
+class UpstreamClient:
+    """One provider's base URL, headers and name, for JSON calls and streamed lines."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        provider: str,
+        headers: dict[str, str] | None = None,
+    ):
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.provider = provider
+        self.headers = headers or {}
+
+    async def get_json(self, path: str) -> Any:
+        async with upstream_request(
+            self.http, "GET", self.base_url + path, provider=self.provider, headers=self.headers
+        ) as response:
+            return parse_json(await response.read(), provider=self.provider)
+
+    async def post_json(self, path: str, payload: dict[str, Any], *, model: str) -> dict[str, Any]:
+        async with self._post(path, payload, model=model) as response:
+            data = parse_json(await response.read(), provider=self.provider)
+        if not isinstance(data, dict):
+            raise UpstreamError(f"provider '{self.provider}' sent a non-object response")
+        return data
+
+    async def lines(
+        self, path: str, payload: dict[str, Any], *, model: str, accept: str | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """The response body line by line, for server-sent events and NDJSON streams."""
+        async with self._post(path, payload, model=model, accept=accept) as response:
+            async for line in response.content:
+                yield line
+
+    def event(self, raw: bytes) -> dict[str, Any] | None:
+        """One streamed JSON object; an error the upstream reports mid-stream is raised."""
+        event = parse_json(raw, provider=self.provider)
+        if not isinstance(event, dict):
+            return None
+        if event.get("error"):
+            raise UpstreamError(f"provider '{self.provider}' failed mid-stream: {event['error']}")
+        return event
+
+    def _post(
+        self, path: str, payload: dict[str, Any], *, model: str, accept: str | None = None
+    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
+        headers = {**self.headers, "Accept": accept} if accept else self.headers
+        return upstream_request(
+            self.http,
+            "POST",
+            self.base_url + path,
+            provider=self.provider,
+            model=model,
+            json=payload,
+            headers=headers,
+        )

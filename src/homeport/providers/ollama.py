@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import aiohttp
@@ -21,7 +22,7 @@ from homeport.domain.chat import (
 from homeport.domain.models import ModelInfo
 from homeport.errors import UpstreamError
 from homeport.providers.base import ProviderBase, ProviderContext, ProviderSpec
-from homeport.providers.http import parse_json, upstream_request
+from homeport.providers.http import UpstreamClient, parse_json
 
 EMBEDDING_FAMILIES = ("bert", "nomic-bert")
 
@@ -35,13 +36,10 @@ class OllamaProvider(ProviderBase):
         self.name = spec.name
         self.base_url = spec.base_url.rstrip("/")
         self.models_allowed = spec.models_allowed
-        self._http = http
+        self._upstream = UpstreamClient(http, self.base_url, provider=self.name)
 
     async def list_models(self) -> list[ModelInfo]:
-        async with upstream_request(
-            self._http, "GET", f"{self.base_url}/api/tags", provider=self.name
-        ) as response:
-            data = parse_json(await response.read(), provider=self.name)
+        data = await self._upstream.get_json("/api/tags")
         models = []
         for entry in (data or {}).get("models") or []:
             name = str(entry.get("name") or entry.get("model") or "")
@@ -147,40 +145,17 @@ class OllamaProvider(ProviderBase):
         }
 
     async def _post(self, path: str, payload: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
-        async with upstream_request(
-            self._http,
-            "POST",
-            self.base_url + path,
-            provider=self.name,
-            model=model.name,
-            json=payload,
-        ) as response:
-            data = parse_json(await response.read(), provider=self.name)
-        if not isinstance(data, dict):
-            raise UpstreamError(f"provider '{self.name}' sent a non-object response")
-        return data
+        return await self._upstream.post_json(path, payload, model=model.name)
 
     async def _lines(
         self, path: str, payload: dict[str, Any], model: ModelInfo
     ) -> AsyncIterator[dict[str, Any]]:
         """Ollama streams newline-delimited JSON objects."""
-        async with upstream_request(
-            self._http,
-            "POST",
-            self.base_url + path,
-            provider=self.name,
-            model=model.name,
-            json=payload,
-        ) as response:
-            async for line in response.content:
-                if not line.strip():
-                    continue
-                event = parse_json(line, provider=self.name)
-                if isinstance(event, dict):
-                    if event.get("error"):
-                        raise UpstreamError(
-                            f"provider '{self.name}' failed mid-stream: {event['error']}"
-                        )
+        lines = self._upstream.lines(path, payload, model=model.name)
+        async with aclosing(lines):
+            async for line in lines:
+                event = self._upstream.event(line) if line.strip() else None
+                if event is not None:
                     yield event
 
 

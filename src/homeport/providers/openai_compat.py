@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import aiohttp
@@ -19,7 +20,7 @@ from homeport.domain.chat import (
 from homeport.domain.models import ModelInfo, ModelKind
 from homeport.errors import UpstreamError
 from homeport.providers.base import ProviderBase, ProviderContext, ProviderSpec
-from homeport.providers.http import parse_json, upstream_request
+from homeport.providers.http import UpstreamClient
 
 EMBEDDING_HINTS = ("embed", "bge-", "e5-", "minilm", "gte-", "nomic-embed")
 
@@ -42,11 +43,12 @@ class OpenAICompatProvider(ProviderBase):
         self.base_url = spec.base_url.rstrip("/")
         self.models_allowed = spec.models_allowed
         self.options = spec.options
-        self._http = http
-        self._headers = {"Authorization": f"Bearer {spec.api_key}"} if spec.api_key else {}
+        headers = {"Authorization": f"Bearer {spec.api_key}"} if spec.api_key else {}
+        self._upstream = UpstreamClient(http, self.base_url, provider=self.name, headers=headers)
 
     async def list_models(self) -> list[ModelInfo]:
-        data = await self._get_json("/models")
+        data = await self._upstream.get_json("/models")
+        data = data if isinstance(data, dict) else {}
         declared = dict(self.options.get("model_kinds") or {})  # type: ignore[call-overload]
         context_length = self.options.get("context_length")
         models = []
@@ -69,7 +71,7 @@ class OpenAICompatProvider(ProviderBase):
 
     async def chat(self, model: ModelInfo, request: ChatRequest) -> ChatResult:
         payload = self._chat_payload(model, request, stream=False)
-        data = await self._post_json("/chat/completions", payload, model=model.name)
+        data = await self._upstream.post_json("/chat/completions", payload, model=model.name)
         try:
             choice = data["choices"][0]
             message = choice.get("message") or {}
@@ -91,7 +93,7 @@ class OpenAICompatProvider(ProviderBase):
 
     async def complete(self, model: ModelInfo, request: CompletionRequest) -> ChatResult:
         payload = self._completion_payload(model, request, stream=False)
-        data = await self._post_json("/completions", payload, model=model.name)
+        data = await self._upstream.post_json("/completions", payload, model=model.name)
         choice = (data.get("choices") or [{}])[0]
         return ChatResult(
             content=choice.get("text", ""),
@@ -123,7 +125,7 @@ class OpenAICompatProvider(ProviderBase):
         payload: dict[str, Any] = {"model": model.name, "input": texts, "encoding_format": "float"}
         if input_type:
             payload["input_type"] = input_type
-        data = await self._post_json("/embeddings", payload, model=model.name)
+        data = await self._upstream.post_json("/embeddings", payload, model=model.name)
         rows = sorted(data.get("data") or [], key=lambda row: row.get("index", 0))
         if len(rows) != len(texts):
             raise UpstreamError(
@@ -177,53 +179,20 @@ class OpenAICompatProvider(ProviderBase):
 
     # -- transport --------------------------------------------------------------
 
-    async def _get_json(self, path: str) -> dict[str, Any]:
-        async with upstream_request(
-            self._http, "GET", self.base_url + path, provider=self.name, headers=self._headers
-        ) as response:
-            data = parse_json(await response.read(), provider=self.name)
-        return data if isinstance(data, dict) else {}
-
-    async def _post_json(self, path: str, payload: dict[str, Any], *, model: str) -> dict[str, Any]:
-        async with upstream_request(
-            self._http,
-            "POST",
-            self.base_url + path,
-            provider=self.name,
-            model=model,
-            json=payload,
-            headers=self._headers,
-        ) as response:
-            data = parse_json(await response.read(), provider=self.name)
-        if not isinstance(data, dict):
-            raise UpstreamError(f"provider '{self.name}' sent a non-object response")
-        return data
-
     async def _events(
         self, path: str, payload: dict[str, Any], *, model: str
     ) -> AsyncIterator[dict[str, Any]]:
         """Server-sent events of a streamed response, as parsed JSON objects."""
-        async with upstream_request(
-            self._http,
-            "POST",
-            self.base_url + path,
-            provider=self.name,
-            model=model,
-            json=payload,
-            headers={**self._headers, "Accept": "text/event-stream"},
-        ) as response:
-            async for line in response.content:
+        lines = self._upstream.lines(path, payload, model=model, accept="text/event-stream")
+        async with aclosing(lines):
+            async for line in lines:
                 if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
                 if data == b"[DONE]":
                     return
-                event = parse_json(data, provider=self.name)
-                if isinstance(event, dict):
-                    if "error" in event:
-                        raise UpstreamError(
-                            f"provider '{self.name}' failed mid-stream: {event['error']}"
-                        )
+                event = self._upstream.event(data)
+                if event is not None:
                     yield event
 
 
