@@ -167,6 +167,7 @@ def async_database_url(url: str) -> str:
 
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies only to a new file
     with os.fdopen(fd, "w") as handle:
         handle.write(text + "\n")
 
@@ -206,7 +207,10 @@ class ClientSettings(BaseSettings):
     def read_profile(self) -> dict[str, str]:
         if not self.profile_path.exists():
             return {}
-        data = yaml.safe_load(self.profile_path.read_text()) or {}
+        try:
+            data = yaml.safe_load(self.profile_path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValidationFailed(f"{self.profile_path}: not valid YAML: {exc}") from exc
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     def write_profile(self, *, url: str, api_key: str) -> Path:

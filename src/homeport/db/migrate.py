@@ -31,7 +31,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+    _lock_for_migration(connection)
     command.upgrade(alembic_config(connection), revision)
     log.debug("database schema at %s", revision)
+
+
+def _lock_for_migration(connection: Connection) -> None:
+    """Hold a lock until the transaction ends, so a second migrator waits, then finds it done."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+    elif connection.dialect.name == "sqlite":
+        # The driver starts no transaction before DDL; take the write lock (waiting up to
+        # the busy timeout) so that the version check and the DDL are one transaction.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

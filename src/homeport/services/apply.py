@@ -39,6 +39,9 @@ class ApplyOutcome:
 
 
 class KindHandler(Protocol):
+    def check(self, principal: Principal, resource: Resource) -> None:
+        """Raise unless `apply` would accept the resource; changes nothing."""
+
     async def apply(self, principal: Principal, resource: Resource, *, dry_run: bool) -> Action: ...
 
 
@@ -56,13 +59,15 @@ class ApplyService:
     async def apply(
         self, principal: Principal, resources: list[Resource], *, dry_run: bool = False
     ) -> list[ApplyOutcome]:
-        """Check every resource's kind first, so an unknown kind changes nothing."""
+        """Check every resource first, so one that would fail changes nothing."""
         unknown = sorted({r.kind for r in resources} - set(self._kinds))
         if unknown:
             raise ValidationFailed(
                 f"unknown kind(s): {', '.join(unknown)}; known kinds: {', '.join(self.kinds)}",
                 param="kind",
             )
+        for resource in resources:
+            self._kinds[resource.kind].check(principal, resource)
         outcomes = []
         for resource in resources:
             action = await self._kinds[resource.kind].apply(principal, resource, dry_run=dry_run)
@@ -79,9 +84,13 @@ class ProviderKind:
     def __init__(self, providers: ProviderService):
         self.providers = providers
 
-    async def apply(self, principal: Principal, resource: Resource, *, dry_run: bool) -> Action:
+    def check(self, principal: Principal, resource: Resource) -> None:
         if not principal.is_admin:
             raise PermissionDenied("only admins apply providers")
+        self.providers.validate(resource.name, self._input(resource))
+
+    async def apply(self, principal: Principal, resource: Resource, *, dry_run: bool) -> Action:
+        self.check(principal, resource)
         data = self._input(resource)
         current = await self._current(resource.name)
         if current is not None and current == self._comparable(data):
@@ -104,9 +113,13 @@ class ProviderKind:
             raise ValidationFailed(
                 f"Provider '{resource.name}': spec.base_url is required", param="spec.base_url"
             )
+        _expect(resource, "type", (str,), "a string")
+        _expect(resource, "api_key", (str, type(None)), "a string")
+        _expect(resource, "models", (list, type(None)), "a list of model ids")
+        _expect(resource, "options", (dict, type(None)), "a mapping")
         models = spec.get("models")
         return ProviderInput(
-            kind=str(spec.get("type", "openai")),
+            kind=spec.get("type", "openai"),
             base_url=spec["base_url"].rstrip("/"),
             api_key=spec.get("api_key"),
             models_allowed=[str(m) for m in models] if models else None,
@@ -129,3 +142,11 @@ class ProviderKind:
     @staticmethod
     def _comparable(data: ProviderInput) -> tuple[Any, ...]:
         return (data.kind, data.base_url, data.api_key, data.models_allowed, data.options or {})
+
+
+def _expect(resource: Resource, field: str, types: tuple[type, ...], what: str) -> None:
+    value = resource.spec.get(field)
+    if field in resource.spec and not isinstance(value, types):
+        raise ValidationFailed(
+            f"Provider '{resource.name}': spec.{field} must be {what}", param=f"spec.{field}"
+        )

@@ -135,7 +135,7 @@ class ProviderService:
         self, name: str, data: ProviderInput, *, source: str = "api"
     ) -> tuple[ProviderStatus, bool]:
         """Create or replace a provider, then list its models (an unreachable one is kept)."""
-        self._validate(name, data)
+        self.validate(name, data)
         values: dict[str, Any] = {
             "kind": data.kind,
             "base_url": data.base_url.rstrip("/"),
@@ -181,7 +181,8 @@ class ProviderService:
         )
         self.catalog.add(build_provider(config.kind, spec, self.context))
 
-    def _validate(self, name: str, data: ProviderInput) -> None:
+    def validate(self, name: str, data: ProviderInput) -> None:
+        """Raise ValidationFailed unless `upsert` would accept this provider."""
         if not NAME_PATTERN.match(name):
             raise ValidationFailed(
                 "a provider name is 1-64 lowercase letters, digits, '.', '_' or '-'", param="name"

@@ -58,7 +58,7 @@ class SessionService:
         async with self.db.transaction() as session:
             return await ChatSessionRepository(session).add(
                 user_id=principal.user_id,
-                title=(title or DEFAULT_TITLE).strip()[:200],
+                title=(title or "").strip()[:200] or DEFAULT_TITLE,
                 model=model,
                 system_prompt=system_prompt,
             )

@@ -114,12 +114,12 @@ class UserService:
         return revoked
 
     async def _key_owner(self, caller: Principal, user: str | None) -> User:
-        if user is None:
+        if user is None or user in (caller.user_id, caller.name):
             return await self.get_user(caller.user_id)
-        target = await self.get_user(user)
-        if target.id != caller.user_id and not caller.is_admin:
+        # Checked before the lookup, so that a 404 does not tell who exists.
+        if not caller.is_admin:
             raise PermissionDenied("only admins manage other users' keys")
-        return target
+        return await self.get_user(user)
 
     # -- authentication -----------------------------------------------------------
 

@@ -134,13 +134,13 @@ class ProviderOut(BaseModel):
 
 class SessionCreate(Strict):
     title: str | None = Field(default=None, max_length=200)
-    model: str | None = None
+    model: str | None = Field(default=None, max_length=300)
     system_prompt: str | None = Field(default=None, max_length=100_000)
 
 
 class SessionUpdate(Strict):
     title: str | None = Field(default=None, max_length=200)
-    model: str | None = None
+    model: str | None = Field(default=None, max_length=300)
 
 
 class MessageOut(BaseModel):
