@@ -3,9 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB_DIST := src/homeport/web_dist
+WEB_DEPS := web/node_modules/.package-lock.json
+WEB_SOURCES := $(shell find web/src web/public -type f) \
+	web/index.html web/package.json web/tsconfig.json web/vite.config.ts
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-fast lint typecheck format check bench bench-gateway bench-stream clean
+.PHONY: run test test-fast web web-schema chromium lint typecheck format check bench bench-gateway bench-stream clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +19,33 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[local,test]'
 	touch $@
 
-run: $(STAMP)
+run: $(STAMP) web
 	$(BIN)/homeport serve
 
-test: $(STAMP)
+test: $(STAMP) web chromium
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) web chromium
 	$(BIN)/python -m pytest -q -m "not integration and not slow"
+
+# The web UI (web/: React + Vite), built into the package; rebuilt only when its sources change.
+web: $(WEB_DIST)/index.html
+
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_DIST)/index.html: $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run build
+
+# After changing the API: regenerate the UI's OpenAPI schema and its typed client.
+web-schema: $(STAMP) $(WEB_DEPS)
+	$(BIN)/python -m homeport.api.schema > web/src/api/openapi.json
+	cd web && npm run gen:api
+
+# Debian's chromium, which the browser tests drive (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -48,3 +71,4 @@ bench-stream: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf web/node_modules $(WEB_DIST)

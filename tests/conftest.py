@@ -31,7 +31,7 @@ ADMIN_KEY = "hp-test-admin-0123456789abcdefghijklmnopqrstuvwxyz"
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests see no HOMEPORT_* or OLLAMA_* variables from the machine they run on."""
     for name in list(os.environ):
-        if (name.startswith(("HOMEPORT_", "OLLAMA_")) and name != "HOMEPORT_TEST_DATABASE_URL"):
+        if name.startswith(("HOMEPORT_", "OLLAMA_")) and name != "HOMEPORT_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 

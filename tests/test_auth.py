@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
-from tests.conftest import ADMIN_KEY, asgi_client, make_settings, new_user_key
 
 from homeport.api.app import create_app
 from homeport.services.container import Services, build_services
 from homeport.settings import ADMIN_KEY_FILE, Settings
 from homeport.testing import FakeOpenAI
+from tests.conftest import ADMIN_KEY, asgi_client, make_settings, new_user_key
 
 # Routes that need no key: health, metrics, the API docs, and the web UI's public assets.
 PUBLIC_PATHS = {

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import ADMIN_KEY, LiveServer, free_port, live_server
 
 from homeport import __version__
 from homeport.testing import FakeOpenAI
+from tests.conftest import ADMIN_KEY, LiveServer, free_port, live_server
 
 SERVER = "<the test server>"
 

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_path_factory.mktemp("embedded"), port=free_port(), embedded_model=True)
+    settings = make_settings(
+        tmp_path_factory.mktemp("embedded"), port=free_port(), embedded_model=True
+    )
     live = LiveServer(settings).start()
     yield live
     live.stop()
@@ -68,7 +70,9 @@ def test_json_schema_is_enforced_by_grammar(sdk: openai.OpenAI) -> None:
     }
     answer = sdk.chat.completions.create(
         model="local/gemma-3-270m",
-        messages=[{"role": "user", "content": "Give the capital of France and its population as JSON."}],
+        messages=[
+            {"role": "user", "content": "Give the capital of France and its population as JSON."}
+        ],
         response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}},
         max_tokens=80,
     )
@@ -113,7 +117,9 @@ def test_tools_are_refused_clearly_for_the_base_model(sdk: openai.OpenAI) -> Non
         sdk.chat.completions.create(
             model="local/gemma-3-270m",
             messages=[{"role": "user", "content": "x"}],
-            tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            tools=[
+                {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+            ],
         )
     assert caught.value.body["param"] == "tools"  # type: ignore[index]
 
@@ -151,7 +157,9 @@ def test_leaving_mid_stream_stops_generation(server: LiveServer, sdk: openai.Ope
         "stream": True,
     }
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    with httpx.stream("POST", server.url + "/v1/completions", json=body, headers=headers) as response:
+    with httpx.stream(
+        "POST", server.url + "/v1/completions", json=body, headers=headers
+    ) as response:
         assert next(response.iter_lines()).startswith("data:")
     # The engine serves one generation at a time: if the abandoned one went on for its
     # 2,000 tokens (~60 s here), this short request would wait behind it.

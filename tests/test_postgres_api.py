@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import asgi_client, make_settings, new_user_key
 
 from homeport.services.container import Services, build_services
 from homeport.testing import FakeOpenAI
+from tests.conftest import asgi_client, make_settings, new_user_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import ADMIN_KEY, asgi_client, live_server, make_settings, new_user_key
 
 from homeport.settings import Settings
 from homeport.testing import Failure, FakeOpenAI, Reply
+from tests.conftest import ADMIN_KEY, asgi_client, live_server, make_settings, new_user_key
 
 pytestmark = pytest.mark.anyio
 
@@ -634,3 +634,23 @@ async def test_concurrent_turns_in_different_sessions_all_persist(
         assert stored[1]["content"] == answers[index]
     titles = {s["title"] for s in (await client.get("/api/v1/sessions")).json()["data"]}
     assert titles == {f"question {i}" for i in range(6)}
+
+
+@sqlite_only
+async def test_turns_at_once_in_one_session_keep_each_answer_with_its_question(
+    client: httpx.AsyncClient, model: str, fake_openai: FakeOpenAI
+) -> None:
+    session = await new_session(client, model=model)
+    fake_openai.enqueue(Reply(text="slow answer", delay=0.5), "fast answer")
+
+    async def turn(content: str, wait: float) -> dict[str, Any]:
+        await asyncio.sleep(wait)
+        return await say(client, session["id"], content)
+
+    slow, _ = await asyncio.gather(turn("slow question", 0), turn("fast question", 0.2))
+    assert slow["assistant_message"]["reply_to"] == slow["user_message"]["id"]
+    stored = [m["content"] for m in (await get_session(client, session["id"]))["messages"]]
+    assert stored == ["slow question", "fast question", "fast answer", "slow answer"]
+    await say(client, session["id"], "next")
+    sent = [m["content"] for m in fake_openai.requests[-1].json["messages"]]  # type: ignore[index]
+    assert sent == ["slow question", "slow answer", "fast question", "fast answer", "next"]

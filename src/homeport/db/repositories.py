@@ -214,6 +214,7 @@ def _message(row: MessageRow) -> StoredMessage:
         time_to_first_token_ms=row.time_to_first_token_ms,
         duration_ms=row.duration_ms,
         finish_reason=row.finish_reason,
+        reply_to=row.reply_to,
     )
 
 

@@ -135,4 +135,5 @@ class MessageRow(Base):
     time_to_first_token_ms: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     finish_reason: Mapped[str | None] = mapped_column(StoredString(32))
+    reply_to: Mapped[str | None] = mapped_column(StoredString(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,6 +24,7 @@ class StoredMessage:
     time_to_first_token_ms: int | None = None
     duration_ms: int | None = None
     finish_reason: str | None = None
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

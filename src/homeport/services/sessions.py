@@ -195,6 +195,7 @@ class SessionService:
                 time_to_first_token_ms=ttft,
                 duration_ms=duration,
                 finish_reason=finish if status == "complete" else status,
+                reply_to=turn.user_message.id,
             )
         turn.result.append(stored)
 
@@ -212,13 +213,13 @@ def _prompt(
 
 
 def _answered(history: list[StoredMessage]) -> list[StoredMessage]:
-    """Complete question/answer pairs only: a failed or cancelled turn is not replayed."""
+    """Questions with their complete answers, in order: failed or cancelled turns are not
+    replayed, and turns that ran at the same time still pair up (answers name their question)."""
+    answers = {m.reply_to: m for m in history if m.role == "assistant" and m.status == "complete"}
     kept: list[StoredMessage] = []
-    for index, message in enumerate(history):
-        if message.role == "user":
-            answer = history[index + 1] if index + 1 < len(history) else None
-            if answer is not None and answer.role == "assistant" and answer.status == "complete":
-                kept += [message, answer]
+    for message in history:
+        if message.role == "user" and message.id in answers:
+            kept += [message, answers[message.id]]
     return kept
 
 

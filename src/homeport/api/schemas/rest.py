@@ -155,6 +155,7 @@ class MessageOut(BaseModel):
     time_to_first_token_ms: int | None
     duration_ms: int | None
     finish_reason: str | None
+    reply_to: str | None = Field(description="The user message an answer replies to")
     created_at: datetime
 
     @classmethod
@@ -171,6 +172,7 @@ class MessageOut(BaseModel):
             time_to_first_token_ms=m.time_to_first_token_ms,
             duration_ms=m.duration_ms,
             finish_reason=m.finish_reason,
+            reply_to=m.reply_to,
             created_at=m.created_at,
         )
 

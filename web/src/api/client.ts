@@ -1,0 +1,86 @@
+// The typed HTTP client: openapi-fetch over the types generated from Homeport's OpenAPI
+// schema (schema.d.ts; regenerate with `make web-schema`).
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema";
+
+export type User = components["schemas"]["UserOut"];
+export type Session = components["schemas"]["SessionOut"];
+export type Message = components["schemas"]["MessageOut"];
+
+export type ApiClient = ReturnType<typeof createClient<paths>>;
+
+/** What /v1/models lists (the route returns a free-form object, so typed here). */
+export interface Model {
+  id: string;
+  owned_by: string;
+  homeport?: { kind?: "chat" | "base" | "embedding"; provider?: string };
+}
+
+/** An error the UI can show: the server's own message, or why the server was not reached. */
+export class ApiError extends Error {
+  readonly status: number;
+
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+
+  get unauthorized(): boolean {
+    return this.status === 401;
+  }
+}
+
+export function apiClient(key: string): ApiClient {
+  return createClient<paths>({
+    baseUrl: window.location.origin,
+    headers: { Authorization: `Bearer ${key}` },
+  });
+}
+
+interface Result<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/** The data of a call, or an ApiError with the server's message (network errors included). */
+export async function call<T>(request: Promise<Result<T>>): Promise<T> {
+  let result: Result<T>;
+  try {
+    result = await request;
+  } catch (cause) {
+    if (isAbort(cause)) throw cause;
+    throw new ApiError("Could not reach the Homeport server. Is it running?", 0);
+  }
+  if (result.error !== undefined || !result.response.ok) {
+    throw new ApiError(errorMessage(result.error, result.response), result.response.status);
+  }
+  return result.data as T;
+}
+
+/** Homeport's errors are OpenAI-shaped: {"error": {"message": ...}}. */
+export function errorMessage(body: unknown, response: Response): string {
+  if (typeof body === "object" && body !== null && "error" in body) {
+    const error = (body as { error: unknown }).error;
+    if (typeof error === "object" && error !== null && "message" in error) {
+      return String((error as { message: unknown }).message);
+    }
+  }
+  if (typeof body === "string" && body.trim()) return body.trim();
+  return `The server answered ${response.status} ${response.statusText}`.trim();
+}
+
+export async function listChatModels(client: ApiClient): Promise<Model[]> {
+  const body = await call(client.GET("/v1/models"));
+  const models = (body as { data?: Model[] }).data ?? [];
+  return models.filter((model) => model.homeport?.kind !== "embedding");
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function isAbort(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "AbortError";
+}

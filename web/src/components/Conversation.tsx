@@ -1,0 +1,69 @@
+import { useEffect, useRef } from "react";
+import type { ShownMessage } from "../hooks/useConversation";
+
+const STATUS_NOTE: Record<string, string> = {
+  cancelled: "Stopped",
+  error: "Failed",
+};
+
+interface Props {
+  messages: ShownMessage[];
+  loading: boolean;
+}
+
+/** The messages, newest last; follows a streaming answer unless the user scrolled up. */
+export function Conversation({ messages, loading }: Props) {
+  const list = useRef<HTMLOListElement>(null);
+  const following = useRef(true);
+  const last = messages.at(-1);
+
+  useEffect(() => {
+    following.current = true; // a newly opened conversation starts at its end
+  }, [loading]);
+
+  useEffect(() => {
+    const element = list.current;
+    if (element && following.current) element.scrollTop = element.scrollHeight;
+  }, [messages.length, last?.content]);
+
+  function onScroll() {
+    const element = list.current;
+    if (!element) return;
+    following.current = element.scrollHeight - element.scrollTop - element.clientHeight < 80;
+  }
+
+  if (loading) return <p className="conversation empty">Loading the conversation…</p>;
+  if (!messages.length) {
+    return <p className="conversation empty">Pick a model and send a message to start.</p>;
+  }
+  return (
+    <ol
+      ref={list}
+      className="conversation"
+      aria-label="Conversation"
+      role="log"
+      aria-live="polite"
+      onScroll={onScroll}
+    >
+      {messages.map((message) => (
+        <li key={message.key} className={`message ${message.role}`} data-status={message.status}>
+          <span className="role">{message.role === "user" ? "You" : "Assistant"}</span>
+          <p className="text" aria-busy={message.status === "streaming"}>
+            {message.content || (message.status === "streaming" ? "…" : "")}
+          </p>
+          {message.role !== "user" && (STATUS_NOTE[message.status] || message.model) && (
+            <p className="meta">
+              {STATUS_NOTE[message.status] && (
+                <span>
+                  <strong>{STATUS_NOTE[message.status]}</strong>
+                  {message.error && `: ${message.error}`}
+                </span>
+              )}
+              {message.model && <span className="model">{message.model}</span>}
+            </p>
+          )}
+        </li>
+      ))}
+    </ol>
+  );
+}

@@ -1,0 +1,153 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { call, isAbort, messageOf, type ApiClient, type Message, type Session } from "../api/client";
+import { sendMessage } from "../api/stream";
+
+/** A message as shown: stored ones, plus the turn being sent (status "streaming"). */
+export interface ShownMessage {
+  key: string;
+  role: string;
+  content: string;
+  status: string;
+  error: string | null;
+  model: string | null;
+}
+
+interface Options {
+  client: ApiClient;
+  sessionId: string | null;
+  report: (error: unknown) => void;
+  /** A session was created for the first message; the page should show it and go to it. */
+  onCreated: (session: Session) => void;
+  /** A session was opened: its stored model, if any, becomes the picked one. */
+  onOpened: (session: Session) => void;
+  /** A turn ended (the session's title and order may have changed). */
+  onTurnEnded: () => void;
+}
+
+function shown(message: Message): ShownMessage {
+  const { id, role, content, status, error, model } = message;
+  return { key: id, role, content, status, error, model };
+}
+
+/** The open session's messages, the draft being typed, and sending with a Stop button. */
+export function useConversation(options: Options) {
+  const { client, sessionId } = options;
+  const [messages, setMessages] = useState<ShownMessage[]>([]);
+  const [loading, setLoading] = useState(false);
+  const [streaming, setStreaming] = useState(false);
+  const [draft, setDraft] = useState("");
+  const abort = useRef<AbortController | null>(null);
+  const created = useRef<string | null>(null);
+  const callbacks = useRef(options);
+  callbacks.current = options;
+
+  useEffect(() => {
+    if (sessionId !== null && sessionId === created.current) {
+      created.current = null; // we are streaming into it: nothing to load
+      return;
+    }
+    abort.current?.abort();
+    setMessages([]);
+    setLoading(sessionId !== null);
+    if (sessionId === null) return;
+    let current = true;
+    call(client.GET("/api/v1/sessions/{session_id}", { params: { path: { session_id: sessionId } } }))
+      .then((session) => {
+        if (!current) return;
+        setMessages((session.messages ?? []).map(shown));
+        callbacks.current.onOpened(session);
+      })
+      .catch((error: unknown) => current && callbacks.current.report(error))
+      .finally(() => current && setLoading(false));
+    return () => {
+      current = false;
+    };
+  }, [client, sessionId]);
+
+  useEffect(() => () => abort.current?.abort(), []); // leaving the page ends the stream
+
+  const update = (key: string, change: (m: ShownMessage) => ShownMessage) =>
+    setMessages((all) => all.map((m) => (m.key === key ? change(m) : m)));
+
+  async function send(content: string, model: string | null) {
+    if (abort.current || !content.trim()) return;
+    const controller = new AbortController();
+    abort.current = controller;
+    setStreaming(true);
+    const stamp = Date.now();
+    const question: ShownMessage = {
+      key: `local-user-${stamp}`,
+      role: "user",
+      content,
+      status: "complete",
+      error: null,
+      model: null,
+    };
+    const answer: ShownMessage = {
+      key: `local-answer-${stamp}`,
+      role: "assistant",
+      content: "",
+      status: "streaming",
+      error: null,
+      model,
+    };
+    let accepted = false;
+    try {
+      const id = sessionId ?? (await createSession(model));
+      setMessages((all) => [...all, question, answer]);
+      setDraft("");
+      const events = await sendMessage(client, {
+        sessionId: id,
+        content,
+        model,
+        signal: controller.signal,
+      });
+      accepted = true;
+      for await (const event of events) {
+        if (event.type === "text") {
+          update(answer.key, (m) => ({ ...m, content: m.content + event.text }));
+        } else if (event.type === "stored") {
+          setMessages((all) =>
+            all.map((m) =>
+              m.key === question.key
+                ? shown(event.user)
+                : m.key === answer.key
+                  ? shown(event.assistant)
+                  : m,
+            ),
+          );
+        } else {
+          update(answer.key, (m) => ({ ...m, status: "error", error: event.message }));
+          callbacks.current.report(new Error(event.message));
+        }
+      }
+      update(answer.key, (m) => (m.status === "streaming" ? { ...m, status: "complete" } : m));
+    } catch (error) {
+      if (accepted) {
+        const stopped = isAbort(error);
+        const reason = stopped ? null : messageOf(error);
+        update(answer.key, (m) => ({ ...m, status: stopped ? "cancelled" : "error", error: reason }));
+      } else {
+        // Refused before anything was stored: take the turn back, keep the typed text.
+        setMessages((all) => all.filter((m) => m.key !== question.key && m.key !== answer.key));
+        setDraft((typed) => typed || content);
+      }
+      if (!isAbort(error)) callbacks.current.report(error);
+    } finally {
+      abort.current = null;
+      setStreaming(false);
+      callbacks.current.onTurnEnded();
+    }
+  }
+
+  async function createSession(model: string | null): Promise<string> {
+    const session = await call(client.POST("/api/v1/sessions", { body: { model } }));
+    created.current = session.id;
+    callbacks.current.onCreated(session);
+    return session.id;
+  }
+
+  const stop = useCallback(() => abort.current?.abort(), []);
+
+  return { messages, loading, streaming, draft, setDraft, send, stop };
+}
