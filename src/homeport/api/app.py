@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ def create_app(
         async with _services(settings, services, metrics) as ready:
             app.state.services = ready
             tasks = _background(ready)
+            _settle_garbage_collector()
             log.info("Homeport %s is serving on %s", __version__, settings.resolved_public_url)
             try:
                 yield
@@ -69,6 +71,19 @@ async def _services(
         return
     async with build_services(settings, metrics=metrics) as built:
         yield built
+
+
+def _settle_garbage_collector() -> None:
+    """Freeze what start-up built and collect less often.
+
+    Requests make no reference cycles, but under load the objects of requests in flight
+    survive into older generations and trigger full collections over everything start-up
+    allocated (~70 ms pauses, a quarter of the CPU at 32 connections). Frozen objects are
+    never scanned again.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _background(services: Services) -> list[asyncio.Task[None]]:

@@ -8,11 +8,11 @@ unfinished is ever stored as complete, and failed turns are left out of later pr
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-
-import anyio
+from typing import Any
 
 from homeport.db.engine import Database
 from homeport.db.repositories import ChatSessionRepository
@@ -158,8 +158,8 @@ class SessionService:
             status, error = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._store_answer(
+            await _uncancellable(
+                self._store_answer(
                     turn,
                     content="".join(parts),
                     status=status,
@@ -169,6 +169,7 @@ class SessionService:
                     ttft=_millis(started, first_token),
                     duration=_millis(started, time.monotonic()),
                 )
+            )
 
     async def _store_answer(
         self,
@@ -198,6 +199,18 @@ class SessionService:
                 reply_to=turn.user_message.id,
             )
         turn.result.append(stored)
+
+
+_finishing: set[asyncio.Task[None]] = set()
+
+
+async def _uncancellable(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` in a task of its own, so that cancelling the caller (a client that went
+    away) cannot cut it short; the caller waits for it unless it is cancelled again."""
+    task = asyncio.create_task(work)
+    _finishing.add(task)
+    task.add_done_callback(_finishing.discard)
+    await asyncio.shield(task)
 
 
 def _prompt(
