@@ -26,7 +26,7 @@ from homeport.settings import async_database_url
 
 pytestmark = pytest.mark.anyio
 
-TABLES = {"users", "api_keys", "providers", "chat_sessions", "messages", "alembic_version"}
+TABLES = {*Base.metadata.tables, "alembic_version"}
 
 
 @pytest.fixture

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -72,6 +82,15 @@ class UserRow(Base):
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    display_name: Mapped[str | None] = mapped_column(StoredString(200))
+    password_hash: Mapped[str | None] = mapped_column(StoredString(200))
+    # "bootstrap", "admin" (created by an admin), "register", "oidc"
+    source: Mapped[str] = mapped_column(StoredString(16), default="admin")
+    oidc_issuer: Mapped[str | None] = mapped_column(StoredString(500))
+    oidc_subject: Mapped[str | None] = mapped_column(StoredString(255))
+    last_login_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc"),)
 
 
 class ApiKeyRow(Base):
@@ -137,3 +156,179 @@ class MessageRow(Base):
     finish_reason: Mapped[str | None] = mapped_column(StoredString(32))
     reply_to: Mapped[str | None] = mapped_column(StoredString(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- users and access -------------------------------------------------------------------------
+
+
+class OrganizationRow(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    name: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    display_name: Mapped[str] = mapped_column(StoredString(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MembershipRow(Base):
+    """A user's role in an organization: owner, admin, member or viewer."""
+
+    __tablename__ = "memberships"
+
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(StoredString(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TeamRow(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(StoredString(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_teams_org_name"),)
+
+
+class TeamMemberRow(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class GrantRow(Base):
+    """Sharing: a resource made usable (or editable) by a user, a team or an organization."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    resource_type: Mapped[str] = mapped_column(StoredString(32))
+    resource_id: Mapped[str] = mapped_column(StoredString(64))
+    subject_type: Mapped[str] = mapped_column(StoredString(16))  # user, team, org
+    subject_id: Mapped[str] = mapped_column(StoredString(40))
+    permission: Mapped[str] = mapped_column(StoredString(16))  # use, edit
+    created_by: Mapped[str | None] = mapped_column(StoredString(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "resource_type", "resource_id", "subject_type", "subject_id", name="uq_grants_subject"
+        ),
+        Index("ix_grants_subject", "subject_type", "subject_id"),
+    )
+
+
+class BrowserSessionRow(Base):
+    """A signed-in browser: the cookie holds a random token, stored here hashed."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(StoredString(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    user_agent: Mapped[str | None] = mapped_column(StoredString(300))
+    ip: Mapped[str | None] = mapped_column(StoredString(64))
+
+
+class LoginThrottleRow(Base):
+    """Failed sign-ins per account and per address, for throttling across replicas."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(StoredString(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None]
+
+
+class OidcLoginRow(Base):
+    """An SSO sign-in in progress: state, nonce and PKCE verifier, used once."""
+
+    __tablename__ = "oidc_logins"
+
+    state: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(StoredString(64))
+    code_verifier: Mapped[str] = mapped_column(StoredString(128))
+    redirect_to: Mapped[str | None] = mapped_column(StoredString(2048))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServerSettingRow(Base):
+    """Settings admins change at run time (registration open or not, ...)."""
+
+    __tablename__ = "server_settings"
+
+    key: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QuotaRow(Base):
+    """Limits for a user, a key or an app (or the default for everyone: subject_id '*')."""
+
+    __tablename__ = "quotas"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    subject_type: Mapped[str] = mapped_column(StoredString(16))  # user, key, app, default
+    subject_id: Mapped[str] = mapped_column(StoredString(64))
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    tokens_per_day: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", name="uq_quotas_subject"),)
+
+
+class UsageRow(Base):
+    """One inference request: who, through what, on which model, what it cost."""
+
+    __tablename__ = "usage"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(StoredString(40))
+    key_id: Mapped[str | None] = mapped_column(StoredString(40))
+    app: Mapped[str | None] = mapped_column(StoredString(100))
+    provider: Mapped[str] = mapped_column(StoredString(64))
+    model: Mapped[str] = mapped_column(StoredString(300))
+    operation: Mapped[str] = mapped_column(StoredString(16))
+    outcome: Mapped[str] = mapped_column(StoredString(16))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_usage_user_created", "user_id", "created_at"),
+        Index("ix_usage_created", "created_at"),
+    )
+
+
+class AuditRow(Base):
+    """Append-only record of security-relevant events. Nothing updates or deletes it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(StoredString(64), index=True)
+    outcome: Mapped[str] = mapped_column(StoredString(16), default="success")
+    actor_user_id: Mapped[str | None] = mapped_column(StoredString(40), index=True)
+    actor_key_id: Mapped[str | None] = mapped_column(StoredString(40))
+    target_type: Mapped[str | None] = mapped_column(StoredString(32))
+    target_id: Mapped[str | None] = mapped_column(StoredString(100))
+    ip: Mapped[str | None] = mapped_column(StoredString(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from homeport.domain.access import OrgRole
 
 ADMIN = "admin"
 
@@ -42,15 +45,28 @@ class ApiKey:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is asking: a user, their roles, and the scopes of the key they used."""
+    """Who is asking: a user, their roles, where they belong, and how they signed in.
+
+    `scopes` come from the API key used (none: everything its owner may do); `via` is
+    "key" or "session" (a browser cookie, which unsafe requests back with a CSRF token).
+    """
 
     user_id: str
     name: str
     roles: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     key_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    org_roles: Mapping[str, OrgRole] = field(default_factory=dict)
+    team_ids: frozenset[str] = frozenset()
+    via: str = "key"
 
     @property
     def is_admin(self) -> bool:
         return ADMIN in self.roles
+
+    def org_role(self, org_id: str) -> OrgRole | None:
+        return self.org_roles.get(org_id)
+
+    @property
+    def org_ids(self) -> frozenset[str]:
+        return frozenset(self.org_roles)

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from homeport.auth.keys import display_prefix, generate_key, hash_key
 from homeport.db.engine import Database
-from homeport.db.repositories import ApiKeyRepository, UserRepository
+from homeport.db.repositories import ApiKeyRepository, OrgRepository, TeamRepository, UserRepository
+from homeport.domain.access import OrgRole
 from homeport.domain.users import ADMIN, ApiKey, Principal, User
 from homeport.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from homeport.settings import ADMIN_KEY_FILE, Settings, write_private_file
@@ -18,6 +21,8 @@ from homeport.settings import ADMIN_KEY_FILE, Settings, write_private_file
 log = logging.getLogger(__name__)
 
 KNOWN_ROLES = frozenset({ADMIN, "user"})
+# Created with the first admin; new users join it as members.
+DEFAULT_ORG = "default"
 # A verified key is trusted for this long before the database is asked again.
 # Revocation on this replica takes effect at once (the cache entry is dropped).
 AUTH_CACHE_SECONDS = 5.0
@@ -54,7 +59,9 @@ class UserService:
         if unknown:
             raise ValidationFailed(f"unknown roles: {', '.join(sorted(unknown))}", param="roles")
         async with self.db.transaction() as session:
-            return await UserRepository(session).add(name=name, email=email, roles=roles)
+            user = await UserRepository(session).add(name=name, email=email, roles=roles)
+            await join_default_org(session, user.id)
+            return user
 
     async def list_users(self) -> list[User]:
         async with self.db.transaction() as session:
@@ -145,16 +152,18 @@ class UserService:
             user = await UserRepository(session).get(key.user_id) if key else None
             if key is None or user is None or key.revoked_at is not None:
                 raise AuthenticationFailed("Incorrect API key provided.", code="invalid_api_key")
-            if key.expires_at is not None and _aware(key.expires_at) <= now:
+            if key.expires_at is not None and key.expires_at <= now:
                 raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
             if user.disabled:
                 raise AuthenticationFailed("This user is disabled.", code="user_disabled")
-            if key.last_used_at is None or now - _aware(key.last_used_at) > LAST_USED_RESOLUTION:
+            if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
                 await keys.touch(key.id, now)
-        principal = Principal(
-            user_id=user.id, name=user.name, roles=user.roles, scopes=key.scopes, key_id=key.id
-        )
-        return principal, _aware(key.expires_at) if key.expires_at else None
+            principal = await load_principal(session, user, scopes=key.scopes, key_id=key.id)
+        return principal, key.expires_at
+
+    def forget(self, user_id: str) -> None:
+        """Drop cached principals of a user whose roles, memberships or state changed."""
+        self._cache = {h: c for h, c in self._cache.items() if c.principal.user_id != user_id}
 
     # -- first start ----------------------------------------------------------------
 
@@ -164,7 +173,10 @@ class UserService:
             users = UserRepository(session)
             if await users.count() > 0:
                 return None
-            admin = await users.add(name="admin", email=None, roles=[ADMIN])
+            admin = await users.add(name="admin", email=None, roles=[ADMIN], source="bootstrap")
+            orgs = OrgRepository(session)
+            org = await orgs.add(name=DEFAULT_ORG, display_name="Default organization")
+            await orgs.set_member(org.id, admin.id, OrgRole.OWNER)
         principal = Principal(user_id=admin.id, name=admin.name, roles=admin.roles)
         given = (
             settings.bootstrap_api_key.get_secret_value() if settings.bootstrap_api_key else None
@@ -179,6 +191,34 @@ class UserService:
         return path
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+async def load_principal(
+    session: AsyncSession,
+    user: User,
+    *,
+    scopes: tuple[str, ...] = (),
+    key_id: str | None = None,
+    via: str = "key",
+) -> Principal:
+    """The principal for a user: their roles, organizations and teams, as of now."""
+    memberships = await OrgRepository(session).memberships_of(user.id)
+    teams = await TeamRepository(session).team_ids_of(user.id)
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        roles=user.roles,
+        scopes=scopes,
+        key_id=key_id,
+        org_roles={m.org_id: m.role for m in memberships},
+        team_ids=frozenset(teams),
+        via=via,
+    )
+
+
+async def join_default_org(
+    session: AsyncSession, user_id: str, role: OrgRole = OrgRole.MEMBER
+) -> None:
+    """New users join the default organization (when there is one)."""
+    orgs = OrgRepository(session)
+    org = await orgs.get(DEFAULT_ORG)
+    if org is not None:
+        await orgs.set_member(org.id, user_id, role)

@@ -1,0 +1,25 @@
+"""Repositories: queries and row<->domain conversion. They flush, never commit.
+
+One module per area; the services import the classes from here.
+"""
+
+from homeport.db.repositories.access import (
+    GrantRepository,
+    OrgRepository,
+    TeamRepository,
+    granted_to,
+)
+from homeport.db.repositories.providers import ProviderRepository
+from homeport.db.repositories.sessions import ChatSessionRepository
+from homeport.db.repositories.users import ApiKeyRepository, UserRepository
+
+__all__ = [
+    "ApiKeyRepository",
+    "ChatSessionRepository",
+    "GrantRepository",
+    "OrgRepository",
+    "ProviderRepository",
+    "TeamRepository",
+    "UserRepository",
+    "granted_to",
+]

@@ -1,0 +1,121 @@
+"""Chat sessions and their messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homeport.db.tables import ChatSessionRow, MessageRow, utcnow
+from homeport.domain.ids import new_id
+from homeport.domain.sessions import ChatSession, StoredMessage
+
+
+def _chat_session(row: ChatSessionRow) -> ChatSession:
+    return ChatSession(
+        id=row.id,
+        user_id=row.user_id,
+        title=row.title,
+        model=row.model,
+        system_prompt=row.system_prompt,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _message(row: MessageRow) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        session_id=row.session_id,
+        role=row.role,
+        content=row.content,
+        status=row.status,
+        created_at=row.created_at,
+        error=row.error,
+        model=row.model,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        time_to_first_token_ms=row.time_to_first_token_ms,
+        duration_ms=row.duration_ms,
+        finish_reason=row.finish_reason,
+        reply_to=row.reply_to,
+    )
+
+
+class ChatSessionRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(
+        self, *, user_id: str, title: str, model: str | None, system_prompt: str | None
+    ) -> ChatSession:
+        row = ChatSessionRow(
+            id=new_id("sess"),
+            user_id=user_id,
+            title=title,
+            model=model,
+            system_prompt=system_prompt,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _chat_session(row)
+
+    async def get(self, session_id: str, *, user_id: str) -> ChatSession | None:
+        row = await self._row(session_id, user_id)
+        return _chat_session(row) if row else None
+
+    async def page(
+        self, *, user_id: str, limit: int, after: str | None
+    ) -> tuple[list[ChatSession], bool]:
+        """Newest first; `after` is the last id of the previous page."""
+        query = select(ChatSessionRow).where(ChatSessionRow.user_id == user_id)
+        if after:
+            query = query.where(ChatSessionRow.id < after)
+        rows = list(
+            await self.session.scalars(query.order_by(ChatSessionRow.id.desc()).limit(limit + 1))
+        )
+        return [_chat_session(r) for r in rows[:limit]], len(rows) > limit
+
+    async def update(self, session_id: str, *, user_id: str, **values: Any) -> ChatSession | None:
+        row = await self._row(session_id, user_id)
+        if row is None:
+            return None
+        for field, value in values.items():
+            setattr(row, field, value)
+        row.updated_at = utcnow()
+        await self.session.flush()
+        return _chat_session(row)
+
+    async def delete(self, session_id: str, *, user_id: str) -> bool:
+        row = await self._row(session_id, user_id)
+        if row is None:
+            return False
+        await self.session.execute(delete(MessageRow).where(MessageRow.session_id == session_id))
+        await self.session.delete(row)
+        await self.session.flush()
+        return True
+
+    async def add_message(self, session_id: str, **values: Any) -> StoredMessage:
+        row = MessageRow(id=new_id("msg"), session_id=session_id, **values)
+        self.session.add(row)
+        await self.session.execute(
+            update(ChatSessionRow)
+            .where(ChatSessionRow.id == session_id)
+            .values(updated_at=utcnow())
+        )
+        await self.session.flush()
+        return _message(row)
+
+    async def messages(self, session_id: str) -> list[StoredMessage]:
+        query = (
+            select(MessageRow).where(MessageRow.session_id == session_id).order_by(MessageRow.id)
+        )
+        return [_message(r) for r in await self.session.scalars(query)]
+
+    async def _row(self, session_id: str, user_id: str) -> ChatSessionRow | None:
+        return await self.session.scalar(
+            select(ChatSessionRow).where(
+                ChatSessionRow.id == session_id, ChatSessionRow.user_id == user_id
+            )
+        )

@@ -1,0 +1,127 @@
+"""Users and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homeport.db.tables import ApiKeyRow, UserRow, utcnow
+from homeport.domain.ids import new_id
+from homeport.domain.users import ApiKey, User
+from homeport.errors import Conflict
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        roles=tuple(row.roles or ()),
+        disabled=row.disabled,
+        created_at=row.created_at,
+    )
+
+
+def _key(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=tuple(row.scopes or ()),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(
+        self, *, name: str, email: str | None, roles: Sequence[str], source: str = "admin"
+    ) -> User:
+        row = UserRow(id=new_id("user"), name=name, email=email, roles=list(roles), source=source)
+        self.session.add(row)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"a user named '{name}' already exists", param="name") from exc
+        return _user(row)
+
+    async def get(self, user_id: str) -> User | None:
+        row = await self.session.get(UserRow, user_id)
+        return _user(row) if row else None
+
+    async def by_name(self, name: str) -> User | None:
+        row = await self.session.scalar(select(UserRow).where(UserRow.name == name))
+        return _user(row) if row else None
+
+    async def list(self) -> list[User]:
+        rows = await self.session.scalars(select(UserRow).order_by(UserRow.id))
+        return [_user(r) for r in rows]
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(UserRow)) or 0)
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        user_id: str,
+        name: str,
+        prefix: str,
+        secret_hash: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None,
+    ) -> ApiKey:
+        row = ApiKeyRow(
+            id=new_id("key"),
+            user_id=user_id,
+            name=name,
+            prefix=prefix,
+            secret_hash=secret_hash,
+            scopes=list(scopes),
+            expires_at=expires_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _key(row)
+
+    async def by_hash(self, secret_hash: str) -> ApiKey | None:
+        row = await self.session.scalar(
+            select(ApiKeyRow).where(ApiKeyRow.secret_hash == secret_hash)
+        )
+        return _key(row) if row else None
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        row = await self.session.get(ApiKeyRow, key_id)
+        return _key(row) if row else None
+
+    async def list(self, *, user_id: str | None = None) -> list[ApiKey]:
+        query = select(ApiKeyRow).order_by(ApiKeyRow.id)
+        if user_id is not None:
+            query = query.where(ApiKeyRow.user_id == user_id)
+        return [_key(r) for r in await self.session.scalars(query)]
+
+    async def revoke(self, key_id: str) -> None:
+        await self.session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
+    async def touch(self, key_id: str, when: datetime) -> None:
+        await self.session.execute(
+            update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=when)
+        )
