@@ -220,7 +220,7 @@ def test_users_and_keys(cli: Cli, server: LiveServer) -> None:
     assert me.status_code == 200
     assert me.json()["name"] == "alice"
     # Alice's key cannot list users.
-    assert "admin" in failed(cli("users", "list", key=secret), 3)
+    assert "users:manage" in failed(cli("users", "list", key=secret), 3)
 
     listed = ok(cli("keys", "list", "--user", "alice")).splitlines()
     assert [line.split()[:2] for line in listed[1:]] == [[key_id, "laptop"]]

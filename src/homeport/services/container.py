@@ -17,6 +17,7 @@ from homeport.providers.catalog import ModelCatalog
 from homeport.providers.http import create_http_session
 from homeport.providers.local import LocalProvider
 from homeport.providers.router import InferenceRouter
+from homeport.services.accounts import AccountService
 from homeport.services.apply import ApplyService, ProviderKind
 from homeport.services.inference import InferenceService
 from homeport.services.providers import ProviderService
@@ -36,6 +37,7 @@ class Services:
     catalog: ModelCatalog
     local: LocalProvider | None
     users: UserService
+    accounts: AccountService
     providers: ProviderService
     inference: InferenceService
     sessions: SessionService
@@ -91,6 +93,7 @@ def _assemble(
         catalog=catalog,
         local=local,
         users=UserService(db),
+        accounts=AccountService(db),
         providers=providers,
         inference=inference,
         sessions=SessionService(db, inference),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from homeport.api.deps import PrincipalDep, ServicesDep
+from homeport.api.deps import ApplyCaller, ServicesDep
 from homeport.api.schemas.rest import ApplyIn, ApplyResultOut
 from homeport.errors import ValidationFailed
 from homeport.services.apply import Resource
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1", tags=["apply"])
 
 @router.post("/apply")
 async def apply(
-    body: ApplyIn, services: ServicesDep, principal: PrincipalDep
+    body: ApplyIn, services: ServicesDep, principal: ApplyCaller
 ) -> list[ApplyResultOut]:
     resources = []
     for index, item in enumerate(body.resources):

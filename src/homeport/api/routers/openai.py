@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from homeport.api import openai_format as fmt
-from homeport.api.deps import PrincipalDep, ServicesDep
+from homeport.api.deps import InferenceCaller, ModelsCaller, ServicesDep
 from homeport.api.responses import JSONResponse
 from homeport.api.schemas.openai import ChatCompletionIn, CompletionIn, EmbeddingIn
 from homeport.api.sse import prefetch, sse_response
@@ -17,21 +17,21 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 
 @router.get("/models")
-async def list_models(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+async def list_models(services: ServicesDep, principal: ModelsCaller) -> dict[str, Any]:
     models = services.inference.list_models(principal)
     return {"object": "list", "data": [fmt.model_entry(m) for m in models]}
 
 
 @router.get("/models/{model_id:path}")
 async def get_model(
-    model_id: str, services: ServicesDep, principal: PrincipalDep
+    model_id: str, services: ServicesDep, principal: ModelsCaller
 ) -> dict[str, Any]:
     return fmt.model_entry(await services.inference.get_model(principal, model_id))
 
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionIn, services: ServicesDep, principal: PrincipalDep
+    body: ChatCompletionIn, services: ServicesDep, principal: InferenceCaller
 ) -> JSONResponse | StreamingResponse:
     request = body.to_domain()
     if not body.stream:
@@ -44,7 +44,7 @@ async def chat_completions(
 
 @router.post("/completions", response_model=None)
 async def completions(
-    body: CompletionIn, services: ServicesDep, principal: PrincipalDep
+    body: CompletionIn, services: ServicesDep, principal: InferenceCaller
 ) -> JSONResponse | StreamingResponse:
     request = body.to_domain()
     if not body.stream:
@@ -59,7 +59,7 @@ async def completions(
 
 @router.post("/embeddings")
 async def embeddings(
-    body: EmbeddingIn, services: ServicesDep, principal: PrincipalDep
+    body: EmbeddingIn, services: ServicesDep, principal: InferenceCaller
 ) -> JSONResponse:
     model, result = await services.inference.embed(
         principal, body.model or None, body.texts, input_type=body.input_type

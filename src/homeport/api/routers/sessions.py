@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 
-from homeport.api.deps import PrincipalDep, ServicesDep
+from homeport.api.deps import ServicesDep, SessionsCaller
 from homeport.api.openai_format import chat_chunks
 from homeport.api.schemas.rest import (
     ChatIn,
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_session(
-    body: SessionCreate, services: ServicesDep, principal: PrincipalDep
+    body: SessionCreate, services: ServicesDep, principal: SessionsCaller
 ) -> SessionOut:
     created = await services.sessions.create(
         principal, title=body.title, model=body.model, system_prompt=body.system_prompt
@@ -39,7 +39,7 @@ async def create_session(
 @router.get("")
 async def list_sessions(
     services: ServicesDep,
-    principal: PrincipalDep,
+    principal: SessionsCaller,
     limit: int = Query(default=20, ge=1, le=100),
     after: str | None = Query(default=None, description="The last id of the previous page"),
 ) -> SessionPage:
@@ -53,7 +53,7 @@ async def list_sessions(
 
 @router.get("/{session_id}")
 async def get_session(
-    session_id: str, services: ServicesDep, principal: PrincipalDep
+    session_id: str, services: ServicesDep, principal: SessionsCaller
 ) -> SessionOut:
     found, messages = await services.sessions.get(principal, session_id)
     return SessionOut.of(found, messages)
@@ -61,7 +61,7 @@ async def get_session(
 
 @router.patch("/{session_id}")
 async def update_session(
-    session_id: str, body: SessionUpdate, services: ServicesDep, principal: PrincipalDep
+    session_id: str, body: SessionUpdate, services: ServicesDep, principal: SessionsCaller
 ) -> SessionOut:
     return SessionOut.of(
         await services.sessions.update(principal, session_id, title=body.title, model=body.model)
@@ -69,13 +69,13 @@ async def update_session(
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_session(session_id: str, services: ServicesDep, principal: PrincipalDep) -> None:
+async def delete_session(session_id: str, services: ServicesDep, principal: SessionsCaller) -> None:
     await services.sessions.delete(principal, session_id)
 
 
 @router.post("/{session_id}/messages", response_model=None)
 async def chat(
-    session_id: str, body: ChatIn, services: ServicesDep, principal: PrincipalDep
+    session_id: str, body: ChatIn, services: ServicesDep, principal: SessionsCaller
 ) -> TurnOut | StreamingResponse:
     """Send a message; the answer streams as OpenAI chunks unless `stream` is false."""
     params = SamplingParams(

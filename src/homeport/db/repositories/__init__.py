@@ -9,17 +9,25 @@ from homeport.db.repositories.access import (
     TeamRepository,
     granted_to,
 )
+from homeport.db.repositories.accounts import (
+    BrowserSessionRepository,
+    ServerSettingRepository,
+    ThrottleRepository,
+)
 from homeport.db.repositories.providers import ProviderRepository
 from homeport.db.repositories.sessions import ChatSessionRepository
 from homeport.db.repositories.users import ApiKeyRepository, UserRepository
 
 __all__ = [
     "ApiKeyRepository",
+    "BrowserSessionRepository",
     "ChatSessionRepository",
     "GrantRepository",
     "OrgRepository",
     "ProviderRepository",
+    "ServerSettingRepository",
     "TeamRepository",
+    "ThrottleRepository",
     "UserRepository",
     "granted_to",
 ]

@@ -67,6 +67,11 @@ class UserRepository:
         rows = await self.session.scalars(select(UserRow).order_by(UserRow.id))
         return [_user(r) for r in rows]
 
+    async def touch_login(self, user_id: str, when: datetime) -> None:
+        await self.session.execute(
+            update(UserRow).where(UserRow.id == user_id).values(last_login_at=when)
+        )
+
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(UserRow)) or 0)
 
