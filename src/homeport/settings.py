@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     access_log: bool = True
 
     bootstrap_api_key: SecretStr | None = None
+    # Whether people may create their own accounts (admins can change it at run time).
+    registration: Literal["open", "closed"] = "open"
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from homeport import __version__
 from homeport.api.errors import install_error_handlers
 from homeport.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from homeport.api.routers import apply, health, openai, providers, sessions, users
+from homeport.api.routers import apply, audit, health, openai, providers, sessions, users
 from homeport.api.web import mount_web
 from homeport.observability.metrics import Metrics
 from homeport.services.container import Services, build_services
@@ -54,7 +54,7 @@ def create_app(
     if services is not None:
         app.state.services = services
     install_error_handlers(app)
-    for module in (health, openai, users, providers, sessions, apply):
+    for module in (health, openai, users, providers, sessions, apply, audit):
         app.include_router(module.router)
     mount_web(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)

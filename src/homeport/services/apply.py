@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from homeport.domain.users import Principal
 from homeport.errors import PermissionDenied, ValidationFailed
+from homeport.services.audit import AuditService
 from homeport.services.providers import ProviderInput, ProviderService
 
 API_VERSION = "homeport.dev/v1"
@@ -46,7 +47,8 @@ class KindHandler(Protocol):
 
 
 class ApplyService:
-    def __init__(self) -> None:
+    def __init__(self, audit: AuditService) -> None:
+        self.audit = audit
         self._kinds: dict[str, KindHandler] = {}
 
     def register_kind(self, kind: str, handler: KindHandler) -> None:
@@ -72,6 +74,14 @@ class ApplyService:
         for resource in resources:
             action = await self._kinds[resource.kind].apply(principal, resource, dry_run=dry_run)
             outcomes.append(ApplyOutcome(resource.kind, resource.name, action, dry_run))
+            if action != "unchanged" and not dry_run:
+                await self.audit.record(
+                    "resource.applied",
+                    actor=principal,
+                    target_type=resource.kind,
+                    target_id=resource.name,
+                    details={"action": action},
+                )
         return outcomes
 
 

@@ -19,6 +19,7 @@ from homeport.providers.local import LocalProvider
 from homeport.providers.router import InferenceRouter
 from homeport.services.accounts import AccountService
 from homeport.services.apply import ApplyService, ProviderKind
+from homeport.services.audit import AuditService
 from homeport.services.inference import InferenceService
 from homeport.services.providers import ProviderService
 from homeport.services.sessions import SessionService
@@ -36,6 +37,7 @@ class Services:
     http: aiohttp.ClientSession
     catalog: ModelCatalog
     local: LocalProvider | None
+    audit: AuditService
     users: UserService
     accounts: AccountService
     providers: ProviderService
@@ -78,12 +80,13 @@ def _assemble(
     local = _local_provider(settings)
     if local is not None:
         catalog.add(local)
+    audit = AuditService(db)
     router = InferenceRouter(catalog, metrics)
     inference = InferenceService(router, catalog)
     providers = ProviderService(
         db, catalog, box=SecretBox(settings.secret_keys()), context=ProviderContext(http, settings)
     )
-    apply = ApplyService()
+    apply = ApplyService(audit)
     apply.register_kind("Provider", ProviderKind(providers))
     return Services(
         settings=settings,
@@ -92,7 +95,8 @@ def _assemble(
         http=http,
         catalog=catalog,
         local=local,
-        users=UserService(db),
+        audit=audit,
+        users=UserService(db, audit),
         accounts=AccountService(db),
         providers=providers,
         inference=inference,

@@ -11,11 +11,13 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeport.auth.keys import display_prefix, generate_key, hash_key
+from homeport.auth.policy import SCOPES, valid_scope
 from homeport.db.engine import Database
 from homeport.db.repositories import ApiKeyRepository, OrgRepository, TeamRepository, UserRepository
 from homeport.domain.access import OrgRole
 from homeport.domain.users import ADMIN, ApiKey, Principal, User
 from homeport.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
+from homeport.services.audit import AuditService
 from homeport.settings import ADMIN_KEY_FILE, Settings, write_private_file
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,9 @@ class _Cached:
 
 
 class UserService:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, audit: AuditService):
         self.db = db
+        self.audit = audit
         self._cache: dict[str, _Cached] = {}
 
     # -- users ----------------------------------------------------------------------
@@ -85,12 +88,24 @@ class UserService:
         name: str,
         user: str | None = None,
         expires_at: datetime | None = None,
+        scopes: list[str] | None = None,
         secret: str | None = None,
     ) -> CreatedKey:
-        """A key for the caller, or (admins only) for another user."""
+        """A key for the caller, or (admins only) for another user.
+
+        Scopes narrow what the key may do; whatever they say, a key never does more than
+        its owner may at the time of the request.
+        """
         target = await self._key_owner(owner, user)
         if expires_at is not None and expires_at <= datetime.now(UTC):
             raise ValidationFailed("expires_at is in the past", param="expires_at")
+        unknown = [s for s in scopes or [] if not valid_scope(s)]
+        if unknown:
+            raise ValidationFailed(
+                f"unknown scopes: {', '.join(unknown)}; known: {', '.join(sorted(SCOPES))}, "
+                "app:<name>",
+                param="scopes",
+            )
         secret = secret or generate_key()
         async with self.db.transaction() as session:
             key = await ApiKeyRepository(session).add(
@@ -98,8 +113,16 @@ class UserService:
                 name=name,
                 prefix=display_prefix(secret),
                 secret_hash=hash_key(secret),
-                scopes=[],
+                scopes=list(dict.fromkeys(scopes or [])),
                 expires_at=expires_at,
+            )
+            await self.audit.record(
+                "key.created",
+                actor=owner,
+                target_type="api_key",
+                target_id=key.id,
+                details={"user_id": target.id, "name": name, "scopes": list(key.scopes)},
+                session=session,
             )
         return CreatedKey(key=key, secret=secret)
 
@@ -116,6 +139,14 @@ class UserService:
                 raise NotFound(f"no API key '{key_id}'", param="key_id")
             await keys.revoke(key_id)
             revoked = await keys.get(key_id)
+            await self.audit.record(
+                "key.revoked",
+                actor=caller,
+                target_type="api_key",
+                target_id=key_id,
+                details={"user_id": key.user_id},
+                session=session,
+            )
         self._cache = {h: c for h, c in self._cache.items() if c.principal.key_id != key_id}
         assert revoked is not None
         return revoked

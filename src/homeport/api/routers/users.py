@@ -44,7 +44,7 @@ async def create_key(body: KeyCreate, services: ServicesDep, principal: KeysCall
     if expires_at is not None and expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=UTC)
     created = await services.users.create_key(
-        principal, name=body.name, user=body.user, expires_at=expires_at
+        principal, name=body.name, user=body.user, expires_at=expires_at, scopes=body.scopes
     )
     return KeyCreated(**KeyOut.of(created.key).model_dump(), key=created.secret)
 

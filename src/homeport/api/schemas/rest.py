@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from homeport.domain.audit import AuditEvent
 from homeport.domain.sessions import ChatSession, StoredMessage
 from homeport.domain.users import ApiKey, User
 from homeport.services.providers import ProviderStatus
@@ -52,6 +53,12 @@ class KeyCreate(Strict):
     user: str | None = Field(default=None, description="User id or name (admins only)")
     expires_at: datetime | None = None
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+    scopes: list[str] = Field(
+        default_factory=list,
+        description="Limit the key: inference, sessions, read, app:<name>. None: all its "
+        "owner may do.",
+        max_length=20,
+    )
 
 
 class KeyOut(BaseModel):
@@ -245,3 +252,41 @@ class ApplyResultOut(BaseModel):
     name: str
     action: str
     dry_run: bool
+
+
+# -- audit --------------------------------------------------------------------------------
+
+
+class AuditEventOut(BaseModel):
+    id: str
+    at: datetime
+    action: str
+    outcome: str
+    actor_user_id: str | None
+    actor_key_id: str | None
+    target_type: str | None
+    target_id: str | None
+    ip: str | None
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventOut:
+        return cls(
+            id=event.id,
+            at=event.at,
+            action=event.action,
+            outcome=event.outcome,
+            actor_user_id=event.actor_user_id,
+            actor_key_id=event.actor_key_id,
+            target_type=event.target_type,
+            target_id=event.target_id,
+            ip=event.ip,
+            details=event.details,
+        )
+
+
+class AuditPage(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[AuditEventOut]
+    has_more: bool
+    last_id: str | None
