@@ -30,6 +30,16 @@ PUBLIC_PATHS = {
     "/redoc",
     "/openapi.json",
     "/{path:path}",
+    # Signing in (tests/test_accounts.py tests them).
+    "/api/v1/auth/options",
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/logout",
+    # Single sign-on and the CLI's device sign-in (tests/test_sso.py, tests/test_device.py).
+    "/api/v1/auth/sso/login",
+    "/api/v1/auth/sso/callback",
+    "/api/v1/auth/device",
+    "/api/v1/auth/device/token",
 }
 API_PREFIXES = ("/v1/", "/api/v1/")
 

@@ -78,8 +78,10 @@ class Conflict(HomeportError):
 
 
 class RateLimited(HomeportError):
-    def __init__(self, message: str, *, retry_after: float | None = None):
-        super().__init__(message, code="rate_limit_exceeded")
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, code: str = "rate_limit_exceeded"
+    ):
+        super().__init__(message, code=code)
         self.retry_after = retry_after
 
 

@@ -12,18 +12,20 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
 
+from homeport.domain.sso import GroupRule
 from homeport.errors import ValidationFailed
 
 APP_NAME = "homeport"
@@ -63,6 +65,9 @@ class Settings(BaseSettings):
     registration: Literal["open", "closed"] = "open"
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    # Usage records are written in batches: this often, or sooner once this many wait.
+    usage_flush_seconds: float = Field(default=1.0, gt=0, le=60)
+    usage_batch_size: int = Field(default=500, ge=1)
 
     # Models and providers.
     default_model: str | None = None
@@ -84,6 +89,19 @@ class Settings(BaseSettings):
     embedded_threads: int | None = None
     embedder: bool = True
 
+    # Single sign-on with OpenID Connect (docs/sso.md); off while no issuer is set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    # Lists: comma-separated in the environment, or YAML lists in the config file.
+    oidc_allowed_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oidc_groups_claim: str = "groups"
+    oidc_admin_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # GROUP=ORG:ROLE[:TEAM] rules, separated by ';' in the environment.
+    oidc_group_map: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oidc_label: str = "Sign in with SSO"
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -103,6 +121,31 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("oidc_allowed_domains", "oidc_admin_groups", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split(value, ",")
+
+    @field_validator("oidc_group_map", mode="before")
+    @classmethod
+    def _rule_list(cls, value: Any) -> Any:
+        rules = _split(value, ";")
+        for rule in rules if isinstance(rules, list) else []:
+            GroupRule.parse(str(rule))  # a bad rule is an error at start-up, not at sign-in
+        return rules
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("HOMEPORT_OIDC_CLIENT_ID must be set with HOMEPORT_OIDC_ISSUER")
+        if self.oidc_issuer and "openid" not in self.oidc_scopes.split():
+            raise ValueError("HOMEPORT_OIDC_SCOPES must include 'openid'")
+        return self
+
+    @property
+    def oidc_group_rules(self) -> list[GroupRule]:
+        return [GroupRule.parse(rule) for rule in self.oidc_group_map]
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -156,6 +199,13 @@ class Settings(BaseSettings):
                 if k.strip()
             ]
         return keys
+
+
+def _split(value: Any, separator: str) -> Any:
+    """'a, b' -> ['a', 'b']; lists (from YAML) pass as they are."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(separator) if part.strip()]
+    return value
 
 
 def async_database_url(url: str) -> str:

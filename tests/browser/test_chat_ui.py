@@ -27,9 +27,11 @@ def server(tmp_path: Path, fake_openai: FakeOpenAI) -> Iterator[LiveServer]:
 
 
 def sign_in(page: Page, server: LiveServer, key: str = ADMIN_KEY) -> None:
+    """With an API key: the secondary way, for the bootstrap admin (who has no password)."""
     page.goto(server.url)
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Use an API key instead").click()
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Sign in with the key").click()
 
 
 def test_a_streamed_chat_is_kept_across_a_reload(
@@ -97,7 +99,9 @@ def test_a_wrong_key_is_refused_with_a_message(page: Page, server: LiveServer) -
     sign_in(page, server, key="hp-not-a-real-key")
 
     expect(page.get_by_role("alert")).to_contain_text("not accepted")
-    expect(page.get_by_label("API key")).to_be_visible()
+    expect(page.get_by_label("API key", exact=True)).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("Password")).to_be_visible()  # nothing was kept
     assert page.evaluate("localStorage.getItem('homeport.apiKey')") is None
 
 
@@ -128,7 +132,7 @@ def test_the_page_follows_the_dark_color_scheme(browser: Browser, server: LiveSe
     try:
         dark = context.new_page()
         dark.goto(server.url)
-        expect(dark.get_by_label("API key")).to_be_visible()
+        expect(dark.get_by_label("Password")).to_be_visible()
         background = dark.evaluate("getComputedStyle(document.body).backgroundColor")
         red, green, blue = (int(n) for n in re.findall(r"\d+", background)[:3])
         assert red + green + blue < 150, background

@@ -1,26 +1,48 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError, apiClient, call, messageOf, type User } from "./api/client";
-import { forgetKey, savedKey } from "./auth";
+import { forgetKey, savedCredentials, type Credentials } from "./auth";
 import { ChatPage } from "./components/ChatPage";
+import { DeviceApproval } from "./components/DeviceApproval";
 import { SignIn } from "./components/SignIn";
 
 type Auth =
-  | { state: "checking"; key: string }
+  | { state: "checking"; credentials: Credentials }
   | { state: "signed-out"; notice?: string }
-  | { state: "signed-in"; key: string; user: User };
+  | { state: "signed-in"; credentials: Credentials; user: User };
 
 function initialAuth(): Auth {
-  const key = savedKey();
-  return key ? { state: "checking", key } : { state: "signed-out" };
+  const credentials = savedCredentials();
+  return credentials ? { state: "checking", credentials } : { state: "signed-out" };
+}
+
+/** Who the credentials belong to. */
+async function whoAmI(credentials: Credentials): Promise<User> {
+  const client = apiClient(credentials);
+  if (credentials.kind === "key") return call(client.GET("/api/v1/me"));
+  return (await call(client.GET("/api/v1/auth/session"))).user;
+}
+
+/** End the browser session (the server clears the cookies); forget a saved key. */
+async function endSignIn(credentials: Credentials | null): Promise<void> {
+  forgetKey();
+  if (credentials?.kind !== "session") return;
+  try {
+    await call(apiClient(credentials).POST("/api/v1/auth/logout"));
+  } catch {
+    // Signed out on this side in any case; the session expires on its own.
+  }
 }
 
 export function App() {
   const [auth, setAuth] = useState<Auth>(initialAuth);
+  const credentials = auth.state === "signed-out" ? null : auth.credentials;
 
-  const signOut = useCallback((notice?: string) => {
-    forgetKey();
-    setAuth({ state: "signed-out", notice });
-  }, []);
+  const signOut = useCallback(
+    (notice?: string) => {
+      void endSignIn(credentials).finally(() => setAuth({ state: "signed-out", notice }));
+    },
+    [credentials],
+  );
 
   const onUnauthorized = useCallback(
     (message: string) => signOut(`Signed out: ${message}`),
@@ -30,12 +52,13 @@ export function App() {
   useEffect(() => {
     if (auth.state !== "checking") return;
     let current = true;
-    call(apiClient(auth.key).GET("/api/v1/me"))
-      .then((user) => current && setAuth({ state: "signed-in", key: auth.key, user }))
+    whoAmI(auth.credentials)
+      .then((user) => current && setAuth({ state: "signed-in", credentials: auth.credentials, user }))
       .catch((error: unknown) => {
         if (!current) return;
         if (error instanceof ApiError && error.unauthorized) {
-          signOut(`Your saved API key is no longer accepted: ${error.message}`);
+          const what = auth.credentials.kind === "key" ? "saved API key is" : "session is";
+          signOut(`Your ${what} no longer accepted: ${error.message}`);
         } else {
           setAuth({ state: "signed-out", notice: messageOf(error) });
         }
@@ -51,7 +74,7 @@ export function App() {
         <span className="brand">Homeport</span>
         {auth.state === "signed-in" && (
           <div className="account">
-            <span aria-label="Signed in as">{auth.user.name}</span>
+            <span aria-label="Signed in as">{auth.user.display_name || auth.user.name}</span>
             <button type="button" className="quiet" onClick={() => signOut()}>
               Sign out
             </button>
@@ -60,17 +83,22 @@ export function App() {
       </header>
       {auth.state === "checking" && (
         <main className="centered" aria-busy="true">
-          <p>Checking your API key…</p>
+          <p>Checking your sign-in…</p>
         </main>
       )}
       {auth.state === "signed-out" && (
         <SignIn
           notice={auth.notice}
-          onSignedIn={(key, user) => setAuth({ state: "signed-in", key, user })}
+          onSignedIn={(signedIn, user) =>
+            setAuth({ state: "signed-in", credentials: signedIn, user })
+          }
         />
       )}
-      {auth.state === "signed-in" && (
-        <ChatPage apiKey={auth.key} onUnauthorized={onUnauthorized} />
+      {auth.state === "signed-in" && window.location.pathname === "/device" && (
+        <DeviceApproval credentials={auth.credentials} />
+      )}
+      {auth.state === "signed-in" && window.location.pathname !== "/device" && (
+        <ChatPage credentials={auth.credentials} onUnauthorized={onUnauthorized} />
       )}
     </div>
   );

@@ -14,7 +14,22 @@ from fastapi import FastAPI
 from homeport import __version__
 from homeport.api.errors import install_error_handlers
 from homeport.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from homeport.api.routers import apply, audit, health, openai, providers, sessions, users
+from homeport.api.routers import (
+    apply,
+    audit,
+    auth,
+    device,
+    health,
+    openai,
+    orgs,
+    providers,
+    sessions,
+    sharing,
+    sso,
+    users,
+)
+from homeport.api.routers import settings as server_settings
+from homeport.api.routers import usage as usage_routes
 from homeport.api.web import mount_web
 from homeport.observability.metrics import Metrics
 from homeport.services.container import Services, build_services
@@ -54,7 +69,12 @@ def create_app(
     if services is not None:
         app.state.services = services
     install_error_handlers(app)
-    for module in (health, openai, users, providers, sessions, apply, audit):
+    for module in (health, openai, auth, users, providers, sessions, apply, audit, server_settings):
+        app.include_router(module.router)
+    for module in (sso, device):
+        app.include_router(module.router)
+    app.include_router(usage_routes.router)
+    for module in (orgs, sharing):
         app.include_router(module.router)
     mount_web(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)

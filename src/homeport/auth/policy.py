@@ -8,6 +8,7 @@ what depends on the resource (an organization's admins, a grant, an owner) throu
     org owner / admin    a member's permissions, and managing their organizations
     member               a viewer's, and keys, sharing and apply
     viewer               models, inference (chat), own sessions, profile, own usage
+    in no organization   profile and own usage only
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ VIEWER = frozenset(
 MEMBER = VIEWER | {Permission.KEYS, Permission.SHARING, Permission.APPLY}
 ORG_ADMIN = MEMBER | {Permission.ORGS_MANAGE}
 EVERYTHING = frozenset(Permission)
+# A user in no organization (removed from all of them) keeps only their profile and usage.
+OUTSIDER = frozenset({Permission.PROFILE, Permission.USAGE_OWN})
 
 BY_ORG_ROLE = {
     OrgRole.OWNER: ORG_ADMIN,
@@ -73,7 +76,7 @@ def held(principal: Principal) -> frozenset[Permission]:
     if principal.is_admin:
         return EVERYTHING
     if not principal.org_roles:
-        return MEMBER
+        return OUTSIDER
     best = max(principal.org_roles.values(), key=lambda role: role.rank)
     return BY_ORG_ROLE[best]
 

@@ -14,10 +14,11 @@ from homeport.settings import ClientSettings
 class ApiError(Exception):
     """An error the server (or the network) reported; `homeport.cli.output` prints it."""
 
-    def __init__(self, message: str, *, status: int | None = None):
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.code = code
 
 
 class Client:
@@ -39,7 +40,7 @@ class Client:
         except httpx.HTTPError as exc:
             raise ApiError(f"cannot reach Homeport at {self.url}: {exc}") from exc
         if response.status_code >= 400:
-            raise ApiError(_message(response), status=response.status_code)
+            raise ApiError(_message(response), status=response.status_code, code=_code(response))
         return response.json() if response.content else None
 
     def get(self, path: str, **params: Any) -> Any:
@@ -73,6 +74,15 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _code(response: httpx.Response) -> str | None:
+    """The error's `code` (e.g. `authorization_pending`), when the server sent one."""
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return str(code) if code is not None else None
 
 
 def _message(response: httpx.Response) -> str:

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from homeport import __version__
+from homeport.cli import admin, orgs
 from homeport.cli.client import Client
+from homeport.cli.device import device_login
 from homeport.cli.output import handle_errors, table
 from homeport.cli.resources import load_resources
 from homeport.settings import ClientSettings
@@ -22,6 +24,8 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+admin.register(app)  # usage, quotas
+orgs.register(app)  # orgs, teams
 
 
 def main() -> None:
@@ -50,9 +54,20 @@ def serve(
 @handle_errors
 def login(
     url: Annotated[str, typer.Option(help="The server, e.g. http://127.0.0.1:8080")],
-    key: Annotated[str, typer.Option(help="An API key", prompt=True, hide_input=True)],
+    key: Annotated[str | None, typer.Option(help="An API key (asked for when not given)")] = None,
+    device: Annotated[
+        bool, typer.Option("--device", help="Sign in through a browser instead of with a key")
+    ] = False,
+    browser: Annotated[
+        bool, typer.Option(help="With --device: open the verification page here")
+    ] = True,
 ) -> None:
-    """Check a key against a server and save both as the default profile."""
+    """Check a key against a server (or get one by signing in through a browser with
+    --device) and save both as the default profile."""
+    if device:
+        key = device_login(url.rstrip("/"), open_browser=browser)
+    elif key is None:
+        key = typer.prompt("Key", hide_input=True)
     me = Client(url.rstrip("/"), key).get("/api/v1/me")
     path = ClientSettings().write_profile(url=url.rstrip("/"), api_key=key)
     typer.echo(f"Logged in to {url} as {me['name']}; profile saved to {path}")

@@ -268,6 +268,22 @@ class OidcLoginRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class DeviceCodeRow(Base):
+    """A device-flow sign-in (`homeport login --device`); both codes are stored hashed."""
+
+    __tablename__ = "device_codes"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    device_code_hash: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    user_code_hash: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    client_name: Mapped[str] = mapped_column(StoredString(100))
+    status: Mapped[str] = mapped_column(StoredString(16), default="pending")
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    last_polled_at: Mapped[datetime | None]
+
+
 class ServerSettingRow(Base):
     """Settings admins change at run time (registration open or not, ...)."""
 

@@ -19,6 +19,11 @@ class User:
     roles: tuple[str, ...]
     disabled: bool
     created_at: datetime
+    display_name: str | None = None
+    # "bootstrap", "admin" (created by an admin), "register", "oidc"
+    source: str = "admin"
+    has_password: bool = False
+    last_login_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeport.domain.models import ModelInfo, ModelKind, split_model_id
@@ -15,6 +16,9 @@ log = logging.getLogger(__name__)
 
 # A request for a model the catalogue does not know refreshes that provider at most this often.
 MISS_REFRESH_SECONDS = 10.0
+
+# Whether the caller may see the provider of this name; None: every provider.
+Visible = Callable[[str], bool]
 
 
 @dataclass(slots=True)
@@ -75,20 +79,31 @@ class ModelCatalog:
         state.models = {m.name: m for m in models}
         state.error = None
 
-    def models(self, *, kind: ModelKind | None = None) -> list[ModelInfo]:
-        found = [m for s in self._states.values() for m in s.models.values()]
+    def models(
+        self, *, kind: ModelKind | None = None, visible: Visible | None = None
+    ) -> list[ModelInfo]:
+        found = [
+            m
+            for name, s in self._states.items()
+            if visible is None or visible(name)
+            for m in s.models.values()
+        ]
         return sorted((m for m in found if kind is None or m.kind == kind), key=lambda m: m.id)
 
     async def resolve(
-        self, model_id: str | None, *, purpose: ModelKind = "chat"
+        self, model_id: str | None, *, purpose: ModelKind = "chat", visible: Visible | None = None
     ) -> tuple[Provider, ModelInfo]:
-        """Find a model by `provider/name`, by a unique short name, or the default."""
+        """Find a model by `provider/name`, by a unique short name, or the default.
+
+        With `visible`, providers the caller may not see do not exist: their models are not
+        found, not counted when a short name is ambiguous, and never the default.
+        """
         if not model_id or model_id == "default":
-            model_id = self.default_model_id(purpose)
+            model_id = self.default_model_id(purpose, visible=visible)
         provider_name, name = split_model_id(model_id)
-        if provider_name in self._states:
+        if provider_name in self._states and (visible is None or visible(provider_name)):
             return await self._by_full_id(provider_name, name, model_id)
-        return self._by_short_name(model_id)
+        return self._by_short_name(model_id, visible)
 
     async def _by_full_id(
         self, provider_name: str, name: str, model_id: str
@@ -105,9 +120,13 @@ class ModelCatalog:
             raise ModelNotFound(model_id, hint=hint)
         return state.provider, model
 
-    def _by_short_name(self, model_id: str) -> tuple[Provider, ModelInfo]:
+    def _by_short_name(
+        self, model_id: str, visible: Visible | None = None
+    ) -> tuple[Provider, ModelInfo]:
         matches = [
-            (s.provider, s.models[model_id]) for s in self._states.values() if model_id in s.models
+            (s.provider, s.models[model_id])
+            for name, s in self._states.items()
+            if model_id in s.models and (visible is None or visible(name))
         ]
         if len(matches) == 1:
             return matches[0]
@@ -120,14 +139,19 @@ class ModelCatalog:
             code="model_ambiguous",
         )
 
-    def default_model_id(self, purpose: ModelKind = "chat") -> str:
+    def default_model_id(
+        self, purpose: ModelKind = "chat", *, visible: Visible | None = None
+    ) -> str:
         """HOMEPORT_DEFAULT_MODEL, else a provider's chat model, else the embedded one."""
         if purpose != "embedding" and self._default_model:
             return self._default_model
         candidates = (
-            self.models(kind="embedding")
+            self.models(kind="embedding", visible=visible)
             if purpose == "embedding"
-            else (self.models(kind="chat") + self.models(kind="base"))
+            else (
+                self.models(kind="chat", visible=visible)
+                + self.models(kind="base", visible=visible)
+            )
         )
         if not candidates:
             raise ModelNotFound("default", hint="No model is available: add a provider.")

@@ -17,12 +17,19 @@ from homeport.providers.catalog import ModelCatalog
 from homeport.providers.http import create_http_session
 from homeport.providers.local import LocalProvider
 from homeport.providers.router import InferenceRouter
+from homeport.services.access import AccessService
 from homeport.services.accounts import AccountService
 from homeport.services.apply import ApplyService, ProviderKind
 from homeport.services.audit import AuditService
+from homeport.services.device import DeviceService
 from homeport.services.inference import InferenceService
+from homeport.services.limits import LimitsService
 from homeport.services.providers import ProviderService
+from homeport.services.server_settings import ServerSettingsService
 from homeport.services.sessions import SessionService
+from homeport.services.sharing import ProviderAccess, ProviderShares, SharingService
+from homeport.services.sso import SsoService
+from homeport.services.usage import UsageService
 from homeport.services.users import UserService
 from homeport.settings import Settings
 
@@ -40,10 +47,17 @@ class Services:
     audit: AuditService
     users: UserService
     accounts: AccountService
+    server_settings: ServerSettingsService
     providers: ProviderService
     inference: InferenceService
+    usage: UsageService
+    limits: LimitsService
     sessions: SessionService
     apply: ApplyService
+    access: AccessService
+    sharing: SharingService
+    sso: SsoService
+    device: DeviceService
 
 
 @asynccontextmanager
@@ -63,7 +77,8 @@ async def build_services(
         services = _assemble(settings, db, http, catalog, metrics or Metrics())
         await services.users.bootstrap(settings)
         await services.providers.start()
-        yield services
+        async with services.usage.running():
+            yield services
     finally:
         await catalog.close()
         await http.close()
@@ -81,13 +96,27 @@ def _assemble(
     if local is not None:
         catalog.add(local)
     audit = AuditService(db)
-    router = InferenceRouter(catalog, metrics)
-    inference = InferenceService(router, catalog)
+    users = UserService(db, audit)
+    server_settings = ServerSettingsService(db, audit, settings)
+    accounts = AccountService(db, audit, server_settings)
+    users.also_forget(accounts.forget)
+    sso = SsoService(settings, db, http, audit=audit, users=users, accounts=accounts)
+    if sso.enabled:
+        accounts.sso_options.append(sso.option)
+    usage = UsageService(
+        db, flush_seconds=settings.usage_flush_seconds, batch_size=settings.usage_batch_size
+    )
+    limits = LimitsService(db, usage, audit)
+    router = InferenceRouter(catalog, metrics, usage)
+    sharing = SharingService(db, audit)
+    provider_access = ProviderAccess(sharing.index(ProviderShares.name))
+    inference = InferenceService(router, catalog, limits=limits, access=provider_access)
     providers = ProviderService(
         db, catalog, box=SecretBox(settings.secret_keys()), context=ProviderContext(http, settings)
     )
     apply = ApplyService(audit)
     apply.register_kind("Provider", ProviderKind(providers))
+    sharing.register(ProviderShares(providers))
     return Services(
         settings=settings,
         db=db,
@@ -96,12 +125,19 @@ def _assemble(
         catalog=catalog,
         local=local,
         audit=audit,
-        users=UserService(db, audit),
-        accounts=AccountService(db),
+        users=users,
+        accounts=accounts,
+        server_settings=server_settings,
         providers=providers,
         inference=inference,
+        usage=usage,
+        limits=limits,
         sessions=SessionService(db, inference),
         apply=apply,
+        access=AccessService(db, audit, caches=[users]),
+        sharing=sharing,
+        sso=sso,
+        device=DeviceService(settings, db, audit=audit, users=users),
     )
 
 

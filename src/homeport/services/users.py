@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeport.auth.keys import display_prefix, generate_key, hash_key
+from homeport.auth.passwords import hash_password
 from homeport.auth.policy import SCOPES, valid_scope
 from homeport.db.engine import Database
-from homeport.db.repositories import ApiKeyRepository, OrgRepository, TeamRepository, UserRepository
+from homeport.db.repositories import (
+    ApiKeyRepository,
+    BrowserSessionRepository,
+    OrgRepository,
+    TeamRepository,
+    ThrottleRepository,
+    UserDataRepository,
+    UserRepository,
+)
 from homeport.domain.access import OrgRole
 from homeport.domain.users import ADMIN, ApiKey, Principal, User
-from homeport.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
+from homeport.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from homeport.services.audit import AuditService
 from homeport.settings import ADMIN_KEY_FILE, Settings, write_private_file
 
 log = logging.getLogger(__name__)
 
 KNOWN_ROLES = frozenset({ADMIN, "user"})
+EDITABLE = frozenset({"disabled", "roles", "display_name", "email"})
 # Created with the first admin; new users join it as members.
 DEFAULT_ORG = "default"
 # A verified key is trusted for this long before the database is asked again.
@@ -46,24 +65,67 @@ class _Cached:
     checked_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class DeletedUser:
+    user: User
+    transferred_to: User | None
+    chat_sessions: int  # moved to `transferred_to`, or deleted
+
+
+class OwnedData(Protocol):
+    """Resources of one kind that users own, for when an owner is deleted."""
+
+    async def hand_over(self, session: AsyncSession, from_user_id: str, to_user_id: str) -> None:
+        """Make `to_user_id` the owner of what `from_user_id` owns."""
+
+    async def erase(self, session: AsyncSession, user_id: str) -> None:
+        """Delete what `user_id` owns."""
+
+
 class UserService:
     def __init__(self, db: Database, audit: AuditService):
         self.db = db
         self.audit = audit
         self._cache: dict[str, _Cached] = {}
+        self._forgetters: list[Callable[[str], None]] = []
+        self._owned_data: list[OwnedData] = []
 
     # -- users ----------------------------------------------------------------------
 
     async def create_user(
-        self, name: str, *, email: str | None = None, roles: list[str] | None = None
+        self,
+        name: str,
+        *,
+        email: str | None = None,
+        roles: list[str] | None = None,
+        password: str | None = None,
+        display_name: str | None = None,
+        actor: Principal | None = None,
+        ip: str | None = None,
     ) -> User:
+        """A user made by an admin; without a password they cannot sign in with one (yet)."""
         roles = roles or ["user"]
-        unknown = set(roles) - KNOWN_ROLES
-        if unknown:
-            raise ValidationFailed(f"unknown roles: {', '.join(sorted(unknown))}", param="roles")
+        _check_roles(roles)
+        password_hash = await hash_new_password(password) if password is not None else None
         async with self.db.transaction() as session:
-            user = await UserRepository(session).add(name=name, email=email, roles=roles)
+            user = await UserRepository(session).add(
+                name=name,
+                email=email,
+                roles=roles,
+                password_hash=password_hash,
+                display_name=display_name,
+            )
             await join_default_org(session, user.id)
+            if actor is not None:
+                await self.audit.record(
+                    "user.created",
+                    actor=actor,
+                    target_type="user",
+                    target_id=user.id,
+                    ip=ip,
+                    details={"name": name, "roles": roles, "password": password is not None},
+                    session=session,
+                )
             return user
 
     async def list_users(self) -> list[User]:
@@ -78,6 +140,147 @@ class UserService:
         if user is None:
             raise NotFound(f"no user '{ref}'", param="user")
         return user
+
+    async def update_user(
+        self, actor: Principal, ref: str, changes: Mapping[str, Any], *, ip: str | None = None
+    ) -> User:
+        """Change `disabled`, `roles`, `display_name` or `email` (the keys given).
+
+        Disabling signs the user out of every browser, and their keys stop working at once.
+        The last enabled admin can be neither disabled nor demoted.
+        """
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValidationFailed(f"cannot change: {', '.join(sorted(unknown))}")
+        if "roles" in changes:
+            _check_roles(changes["roles"])
+        async with self.db.transaction() as session:
+            users = UserRepository(session)
+            user = await _find_user(users, ref)
+            removes_admin = changes.get("disabled") is True or (
+                "roles" in changes and ADMIN not in changes["roles"]
+            )
+            if removes_admin:
+                await _keep_an_admin(users, user, "disable or demote")
+            updated = await users.update(user.id, **changes)
+            assert updated is not None
+            if updated.disabled and not user.disabled:
+                await BrowserSessionRepository(session).revoke_all(user.id)
+            for action, details in _user_changes(user, updated):
+                await self.audit.record(
+                    action,
+                    actor=actor,
+                    target_type="user",
+                    target_id=user.id,
+                    ip=ip,
+                    details=details,
+                    session=session,
+                )
+        self.forget(user.id)
+        return updated
+
+    async def reset_password(
+        self, actor: Principal, ref: str, new_password: str, *, ip: str | None = None
+    ) -> User:
+        """Set a user's password (admins); the user is signed out of every browser."""
+        password_hash = await hash_new_password(new_password, param="new_password")
+        async with self.db.transaction() as session:
+            users = UserRepository(session)
+            user = await _find_user(users, ref)
+            await users.set_password_hash(user.id, password_hash)
+            ended = await BrowserSessionRepository(session).revoke_all(user.id)
+            await ThrottleRepository(session).clear(f"account:{user.id}")
+            await self.audit.record(
+                "user.password_reset",
+                actor=actor,
+                target_type="user",
+                target_id=user.id,
+                ip=ip,
+                details={"sessions_ended": len(ended)},
+                session=session,
+            )
+        self.forget(user.id)
+        return user
+
+    async def delete_user(
+        self,
+        actor: Principal,
+        ref: str,
+        *,
+        transfer_to: str | None = None,
+        ip: str | None = None,
+    ) -> DeletedUser:
+        """Delete a user in one transaction. What they own moves to `transfer_to`, or is
+        deleted with them; their keys, sign-ins, memberships and grants to them always go."""
+        async with self.db.transaction() as session:
+            users = UserRepository(session)
+            user = await _find_user(users, ref)
+            await self._check_deletable(users, actor, user)
+            heir = (
+                await _find_user(users, transfer_to, param="transfer_to") if transfer_to else None
+            )
+            if heir is not None and heir.id == user.id:
+                raise ValidationFailed(
+                    "transfer_to must be another user than the one deleted", param="transfer_to"
+                )
+            moved, orgs = await self._hand_over_or_erase(session, user, heir)
+            await UserDataRepository(session).remove_user(user.id)
+            await self.audit.record(
+                "user.deleted",
+                actor=actor,
+                target_type="user",
+                target_id=user.id,
+                ip=ip,
+                details={
+                    "name": user.name,
+                    "transferred_to": heir.id if heir else None,
+                    "chat_sessions": moved,
+                    "organizations_handed_over": orgs,
+                },
+                session=session,
+            )
+        self.forget(user.id)
+        if heir is not None:
+            self.forget(heir.id)
+        return DeletedUser(user=user, transferred_to=heir, chat_sessions=moved)
+
+    async def _hand_over_or_erase(
+        self, session: AsyncSession, user: User, heir: User | None
+    ) -> tuple[int, list[str]]:
+        """Move what the user owns to the heir (their chats, and ownership of organizations
+        they own), or delete it; returns the chat sessions and organization ids concerned."""
+        data = UserDataRepository(session)
+        if heir is None:
+            moved = await data.erase_owned(user.id)
+            for owned in self._owned_data:
+                await owned.erase(session, user.id)
+            return moved, []
+        moved = await data.hand_over(user.id, heir.id)
+        for owned in self._owned_data:
+            await owned.hand_over(session, user.id, heir.id)
+        orgs = OrgRepository(session)
+        heirs_roles = {m.org_id: m.role for m in await orgs.memberships_of(heir.id)}
+        handed: list[str] = []
+        for membership in await orgs.memberships_of(user.id):
+            already = heirs_roles.get(membership.org_id) is OrgRole.OWNER
+            if membership.role is OrgRole.OWNER and not already:
+                await orgs.set_member(membership.org_id, heir.id, OrgRole.OWNER)
+                handed.append(membership.org_id)
+        return moved, handed
+
+    async def _check_deletable(self, users: UserRepository, actor: Principal, user: User) -> None:
+        if user.source == "bootstrap":
+            raise Conflict(
+                f"'{user.name}' is the first admin, made at installation; disable it instead.",
+                param="user",
+            )
+        if user.id == actor.user_id:
+            raise Conflict("You cannot delete your own account.", param="user")
+        await _keep_an_admin(users, user, "delete")
+
+    def register_owned_data(self, owned: OwnedData) -> None:
+        """Something users own (apps, knowledge, ...), handed over or erased with them."""
+        self._owned_data.append(owned)
 
     # -- keys -----------------------------------------------------------------------
 
@@ -193,8 +396,14 @@ class UserService:
         return principal, key.expires_at
 
     def forget(self, user_id: str) -> None:
-        """Drop cached principals of a user whose roles, memberships or state changed."""
+        """Drop cached principals of a user whose roles, memberships or state changed (here
+        and in the caches registered with `also_forget`, such as browser sessions')."""
         self._cache = {h: c for h, c in self._cache.items() if c.principal.user_id != user_id}
+        for forget in self._forgetters:
+            forget(user_id)
+
+    def also_forget(self, forget: Callable[[str], None]) -> None:
+        self._forgetters.append(forget)
 
     # -- first start ----------------------------------------------------------------
 
@@ -253,3 +462,47 @@ async def join_default_org(
     org = await orgs.get(DEFAULT_ORG)
     if org is not None:
         await orgs.set_member(org.id, user_id, role)
+
+
+async def hash_new_password(password: str, *, param: str = "password") -> str:
+    """The argon2 hash of an acceptable password (hashed off the event loop)."""
+    try:
+        return await asyncio.to_thread(hash_password, password)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, param=param) from exc
+
+
+def _check_roles(roles: Any) -> None:
+    unknown = set(roles) - KNOWN_ROLES
+    if unknown:
+        raise ValidationFailed(f"unknown roles: {', '.join(sorted(unknown))}", param="roles")
+
+
+async def _find_user(users: UserRepository, ref: str, *, param: str = "user") -> User:
+    user = await users.get(ref) or await users.by_name(ref)
+    if user is None:
+        raise NotFound(f"no user '{ref}'", param=param)
+    return user
+
+
+async def _keep_an_admin(users: UserRepository, user: User, doing: str) -> None:
+    admins = await users.enabled_admin_ids()
+    if user.id in admins and not admins - {user.id}:
+        raise Conflict(
+            f"Cannot {doing} '{user.name}': it is the last admin. Make another user an admin "
+            "first.",
+            code="last_admin",
+        )
+
+
+def _user_changes(before: User, after: User) -> list[tuple[str, dict[str, Any]]]:
+    """The audit events for an update: (action, details)."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    if after.disabled != before.disabled:
+        events.append(("user.disabled" if after.disabled else "user.enabled", {}))
+    if after.roles != before.roles:
+        events.append(("user.roles_changed", {"from": list(before.roles), "to": list(after.roles)}))
+    fields = [f for f in ("display_name", "email") if getattr(after, f) != getattr(before, f)]
+    if fields:
+        events.append(("user.updated", {"fields": fields}))
+    return events

@@ -1,11 +1,13 @@
 // The typed HTTP client: openapi-fetch over the types generated from Homeport's OpenAPI
 // schema (schema.d.ts; regenerate with `make web-schema`).
 import createClient from "openapi-fetch";
+import { csrfToken, type Credentials } from "../auth";
 import type { components, paths } from "./schema";
 
 export type User = components["schemas"]["UserOut"];
 export type Session = components["schemas"]["SessionOut"];
 export type Message = components["schemas"]["MessageOut"];
+export type AuthOptions = components["schemas"]["AuthOptionsOut"];
 
 export type ApiClient = ReturnType<typeof createClient<paths>>;
 
@@ -31,11 +33,26 @@ export class ApiError extends Error {
   }
 }
 
-export function apiClient(key: string): ApiClient {
-  return createClient<paths>({
-    baseUrl: window.location.origin,
-    headers: { Authorization: `Bearer ${key}` },
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** A client that signs its requests with an API key, or with the session cookie (plus the
+ *  CSRF token on unsafe requests). */
+export function apiClient(credentials: Credentials): ApiClient {
+  if (credentials.kind === "key") {
+    return createClient<paths>({
+      baseUrl: window.location.origin,
+      headers: { Authorization: `Bearer ${credentials.key}` },
+    });
+  }
+  const client = createClient<paths>({ baseUrl: window.location.origin, credentials: "same-origin" });
+  client.use({
+    onRequest({ request }) {
+      const token = csrfToken();
+      if (token && !SAFE_METHODS.has(request.method)) request.headers.set("X-CSRF-Token", token);
+      return request;
+    },
   });
+  return client;
 }
 
 interface Result<T> {

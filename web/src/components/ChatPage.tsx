@@ -1,5 +1,6 @@
 import { useCallback, useMemo, useState } from "react";
 import { ApiError, apiClient, messageOf, type Session } from "../api/client";
+import type { Credentials } from "../auth";
 import { useConversation } from "../hooks/useConversation";
 import { useModels } from "../hooks/useModels";
 import { useSessions } from "../hooks/useSessions";
@@ -11,12 +12,12 @@ import { ModelPicker } from "./ModelPicker";
 import { SessionList } from "./SessionList";
 
 interface Props {
-  apiKey: string;
+  credentials: Credentials;
   onUnauthorized: (message: string) => void;
 }
 
-export function ChatPage({ apiKey, onUnauthorized }: Props) {
-  const client = useMemo(() => apiClient(apiKey), [apiKey]);
+export function ChatPage({ credentials, onUnauthorized }: Props) {
+  const client = useMemo(() => apiClient(credentials), [credentials]);
   const [path, navigate] = usePath();
   const sessionId = sessionIdOf(path);
   const [error, setError] = useState<string | null>(null);

@@ -1,64 +1,71 @@
-import { useState, type FormEvent } from "react";
-import { ApiError, apiClient, call, messageOf, type User } from "../api/client";
-import { saveKey } from "../auth";
+import { useEffect, useState } from "react";
+import { SESSION, type Credentials } from "../auth";
+import { apiClient, call, type AuthOptions, type User } from "../api/client";
+import { ApiKeyForm } from "./ApiKeyForm";
 import { ErrorMessage } from "./ErrorMessage";
+import { PasswordForm } from "./PasswordForm";
+import { RegisterForm } from "./RegisterForm";
 
 interface Props {
   notice?: string;
-  onSignedIn: (key: string, user: User) => void;
+  onSignedIn: (credentials: Credentials, user: User) => void;
 }
 
-export function SignIn({ notice, onSignedIn }: Props) {
-  const [key, setKey] = useState("");
-  const [error, setError] = useState<string | null>(notice ?? null);
-  const [busy, setBusy] = useState(false);
+type Mode = "password" | "register" | "key";
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    const trimmed = key.trim();
-    if (!trimmed) {
-      setError("Paste an API key first.");
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      const user = await call(apiClient(trimmed).GET("/api/v1/me"));
-      saveKey(trimmed);
-      onSignedIn(trimmed, user);
-    } catch (failure) {
-      const refused = failure instanceof ApiError && failure.unauthorized;
-      setError(refused ? `That API key was not accepted. ${messageOf(failure)}` : messageOf(failure));
-      setBusy(false);
-    }
-  }
+/** The sign-in page: name and password, a new account (when registration is open), single
+ *  sign-on providers, and an API key as the fallback. */
+export function SignIn({ notice, onSignedIn }: Props) {
+  const [mode, setMode] = useState<Mode>("password");
+  const [options, setOptions] = useState<AuthOptions | null>(null);
+
+  useEffect(() => {
+    let current = true;
+    call(apiClient(SESSION).GET("/api/v1/auth/options"))
+      .then((found) => current && setOptions(found))
+      .catch(() => current && setOptions({ registration: "closed", sso: [] }));
+    return () => {
+      current = false;
+    };
+  }, []);
+
+  const open = options?.registration === "open";
+  const withSession = (user: User) => onSignedIn(SESSION, user);
 
   return (
     <main className="centered">
-      <form className="card sign-in" onSubmit={submit} aria-labelledby="sign-in-title" noValidate>
-        <h1 id="sign-in-title">Sign in</h1>
-        <p className="hint">
-          Paste a Homeport API key. On first start the server writes the admin&apos;s key to{" "}
-          <code>admin-api-key</code> in its data directory; <code>homeport keys create</code> makes
-          more.
-        </p>
-        <label htmlFor="api-key">API key</label>
-        <input
-          id="api-key"
-          type="password"
-          autoComplete="off"
-          spellCheck={false}
-          autoFocus
-          value={key}
-          onChange={(event) => setKey(event.target.value)}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={error ? "sign-in-error" : undefined}
-        />
-        {error && <ErrorMessage id="sign-in-error">{error}</ErrorMessage>}
-        <button type="submit" disabled={busy}>
-          {busy ? "Checking…" : "Sign in"}
-        </button>
-      </form>
+      <div className="card sign-in">
+        {notice && mode === "password" && <ErrorMessage>{notice}</ErrorMessage>}
+        {mode === "password" && <PasswordForm onSignedIn={withSession} />}
+        {mode === "register" && <RegisterForm onSignedIn={withSession} />}
+        {mode === "key" && <ApiKeyForm onSignedIn={(key, user) => onSignedIn(key, user)} />}
+        {mode !== "key" && options && options.sso.length > 0 && (
+          <div className="sso" aria-label="Single sign-on">
+            {options.sso.map((provider) => (
+              <a key={provider.name} className="button secondary" href={provider.login_url}>
+                {provider.label}
+              </a>
+            ))}
+          </div>
+        )}
+        <nav className="sign-in-modes" aria-label="Other ways to sign in">
+          {mode !== "password" && (
+            <button type="button" className="link" onClick={() => setMode("password")}>
+              Sign in with a password
+            </button>
+          )}
+          {mode !== "register" && open && (
+            <button type="button" className="link" onClick={() => setMode("register")}>
+              Create an account
+            </button>
+          )}
+          {mode !== "key" && (
+            <button type="button" className="link" onClick={() => setMode("key")}>
+              Use an API key instead
+            </button>
+          )}
+        </nav>
+      </div>
     </main>
   );
 }

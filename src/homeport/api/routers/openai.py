@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 @router.get("/models")
 async def list_models(services: ServicesDep, principal: ModelsCaller) -> dict[str, Any]:
-    models = services.inference.list_models(principal)
+    models = await services.inference.list_models(principal)
     return {"object": "list", "data": [fmt.model_entry(m) for m in models]}
 
 

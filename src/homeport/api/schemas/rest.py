@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,10 +22,33 @@ class Strict(BaseModel):
 # -- users and keys ----------------------------------------------------------------------
 
 
+USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"
+EMAIL = r"^[^@\s]+@[^@\s]+$"
+# Long enough for any passphrase; the server checks the minimum length itself.
+PasswordStr = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
 class UserCreate(Strict):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+    name: str = Field(min_length=1, max_length=100, pattern=USER_NAME)
     email: str | None = Field(default=None, max_length=320)
     roles: list[Role] = Field(default_factory=lambda: list[Role](["user"]))
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="An initial password; without one, the user cannot sign in with a "
+        "password until an admin sets one.",
+    )
+    display_name: str | None = Field(default=None, max_length=200)
+
+
+class UserUpdate(Strict):
+    disabled: bool | None = Field(
+        default=None, description="Disabling signs the user out and stops their keys at once."
+    )
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
 
 
 class UserOut(BaseModel):
@@ -35,6 +58,10 @@ class UserOut(BaseModel):
     roles: list[str]
     disabled: bool
     created_at: datetime
+    display_name: str | None = None
+    source: str = Field(default="admin", description="bootstrap, admin, register or oidc")
+    has_password: bool = False
+    last_login_at: datetime | None = None
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -45,7 +72,74 @@ class UserOut(BaseModel):
             roles=list(user.roles),
             disabled=user.disabled,
             created_at=user.created_at,
+            display_name=user.display_name,
+            source=user.source,
+            has_password=user.has_password,
+            last_login_at=user.last_login_at,
         )
+
+
+class UserDeletedOut(BaseModel):
+    id: str
+    name: str
+    deleted: Literal[True] = True
+    transferred_to: str | None = Field(description="The user who now owns their data")
+    chat_sessions: int = Field(description="Chat sessions moved to transferred_to, or deleted")
+
+
+class PasswordReset(Strict):
+    new_password: PasswordStr
+
+
+# -- sign-in (browser sessions) and server settings --------------------------------------
+
+
+class RegisterIn(Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=USER_NAME)
+    password: PasswordStr
+    email: str | None = Field(default=None, max_length=320, pattern=EMAIL)
+    display_name: str | None = Field(default=None, max_length=200)
+
+
+class LoginIn(Strict):
+    name: str = Field(min_length=1, max_length=320, description="User name or email")
+    password: PasswordStr
+
+
+class PasswordChange(Strict):
+    current_password: str | None = Field(
+        default=None, max_length=1024, description="Needed when the account has a password"
+    )
+    new_password: PasswordStr
+
+
+class SignedInOut(BaseModel):
+    user: UserOut
+    csrf_token: str | None = Field(
+        description="Send it as X-CSRF-Token on unsafe requests made with the session "
+        "cookie (null when signed in with an API key)"
+    )
+    expires_at: datetime | None = None
+    via: Literal["session", "key"] = "session"
+
+
+class SsoOptionOut(BaseModel):
+    name: str
+    label: str
+    login_url: str
+
+
+class AuthOptionsOut(BaseModel):
+    registration: Literal["open", "closed"]
+    sso: list[SsoOptionOut]
+
+
+class ServerSettingsOut(BaseModel):
+    registration: Literal["open", "closed"]
+
+
+class ServerSettingsIn(Strict):
+    registration: Literal["open", "closed"] | None = None
 
 
 class KeyCreate(Strict):

@@ -14,6 +14,7 @@ from homeport.db.repositories.accounts import (
     ServerSettingRepository,
     ThrottleRepository,
 )
+from homeport.db.repositories.ownership import UserDataRepository
 from homeport.db.repositories.providers import ProviderRepository
 from homeport.db.repositories.sessions import ChatSessionRepository
 from homeport.db.repositories.users import ApiKeyRepository, UserRepository
@@ -28,6 +29,7 @@ __all__ = [
     "ServerSettingRepository",
     "TeamRepository",
     "ThrottleRepository",
+    "UserDataRepository",
     "UserRepository",
     "granted_to",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, delete, false, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from homeport.db.tables import (
     OrganizationRow,
     TeamMemberRow,
     TeamRow,
+    UserRow,
 )
 from homeport.domain.access import (
     Grant,
@@ -83,6 +84,14 @@ class OrgRepository:
     async def delete(self, org_id: str) -> None:
         await self.session.execute(delete(OrganizationRow).where(OrganizationRow.id == org_id))
 
+    async def update(self, org_id: str, *, display_name: str) -> Organization | None:
+        await self.session.execute(
+            update(OrganizationRow)
+            .where(OrganizationRow.id == org_id)
+            .values(display_name=display_name)
+        )
+        return await self.get(org_id)
+
     # -- memberships ---------------------------------------------------------------------
 
     async def set_member(self, org_id: str, user_id: str, role: OrgRole) -> Membership:
@@ -111,6 +120,37 @@ class OrgRepository:
         )
         return [Membership(r.org_id, r.user_id, OrgRole(r.role)) for r in rows]
 
+    async def member(self, org_id: str, user_id: str) -> Membership | None:
+        row = await self.session.get(MembershipRow, (org_id, user_id))
+        return Membership(row.org_id, row.user_id, OrgRole(row.role)) if row else None
+
+    async def count_role(self, org_id: str, role: OrgRole) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(MembershipRow)
+            .where(MembershipRow.org_id == org_id, MembershipRow.role == role.value)
+        )
+        return int(count or 0)
+
+    async def members_named(self, org_id: str) -> list[tuple[Membership, str]]:
+        """The members with their user names, by name."""
+        rows = await self.session.execute(
+            select(MembershipRow, UserRow.name)
+            .join(UserRow, UserRow.id == MembershipRow.user_id)
+            .where(MembershipRow.org_id == org_id)
+            .order_by(UserRow.name)
+        )
+        return [(Membership(m.org_id, m.user_id, OrgRole(m.role)), name) for m, name in rows]
+
+    async def share_an_org(self, user_id: str, other_user_id: str) -> bool:
+        theirs = select(MembershipRow.org_id).where(MembershipRow.user_id == other_user_id)
+        found = await self.session.scalar(
+            select(MembershipRow.org_id)
+            .where(MembershipRow.user_id == user_id, MembershipRow.org_id.in_(theirs))
+            .limit(1)
+        )
+        return found is not None
+
     async def memberships_of(self, user_id: str) -> list[Membership]:
         rows = await self.session.scalars(
             select(MembershipRow).where(MembershipRow.user_id == user_id)
@@ -137,6 +177,24 @@ class TeamRepository:
         row = await self.session.get(TeamRow, team_id)
         return _team(row) if row else None
 
+    async def named(self, name: str, *, org_ids: Iterable[str] | None = None) -> list[Team]:
+        """Teams called `name`, in the given organizations (None: in any)."""
+        query = select(TeamRow).where(TeamRow.name == name).order_by(TeamRow.id)
+        if org_ids is not None:
+            query = query.where(TeamRow.org_id.in_(list(org_ids)))
+        return [_team(r) for r in await self.session.scalars(query)]
+
+    async def rename(self, team_id: str, name: str) -> Team | None:
+        try:
+            await self.session.execute(
+                update(TeamRow).where(TeamRow.id == team_id).values(name=name)
+            )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"this organization already has a team named '{name}'", param="name"
+            ) from exc
+        return await self.get(team_id)
+
     async def in_org(self, org_id: str) -> list[Team]:
         rows = await self.session.scalars(
             select(TeamRow).where(TeamRow.org_id == org_id).order_by(TeamRow.name)
@@ -158,6 +216,25 @@ class TeamRepository:
             )
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def members_named(self, team_id: str) -> list[tuple[str, str]]:
+        """(user id, user name) of the team's members, by name."""
+        rows = await self.session.execute(
+            select(TeamMemberRow.user_id, UserRow.name)
+            .join(UserRow, UserRow.id == TeamMemberRow.user_id)
+            .where(TeamMemberRow.team_id == team_id)
+            .order_by(UserRow.name)
+        )
+        return [(user_id, name) for user_id, name in rows]
+
+    async def leave_org_teams(self, org_id: str, user_id: str) -> None:
+        """Take a user out of every team of an organization (they left it)."""
+        teams = select(TeamRow.id).where(TeamRow.org_id == org_id)
+        await self.session.execute(
+            delete(TeamMemberRow).where(
+                TeamMemberRow.user_id == user_id, TeamMemberRow.team_id.in_(teams)
+            )
+        )
 
     async def member_ids(self, team_id: str) -> list[str]:
         rows = await self.session.scalars(
@@ -210,6 +287,16 @@ class GrantRepository:
         row.permission = permission.value
         await self.session.flush()
         return _grant(row)
+
+    async def get(self, grant_id: str) -> Grant | None:
+        row = await self.session.get(GrantRow, grant_id)
+        return _grant(row) if row else None
+
+    async def of_type(self, resource_type: str) -> list[Grant]:
+        rows = await self.session.scalars(
+            select(GrantRow).where(GrantRow.resource_type == resource_type).order_by(GrantRow.id)
+        )
+        return [_grant(r) for r in rows]
 
     async def for_resource(self, resource_type: str, resource_id: str) -> list[Grant]:
         rows = await self.session.scalars(

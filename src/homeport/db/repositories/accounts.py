@@ -76,9 +76,16 @@ class ThrottleRepository:
         return await self.session.get(LoginThrottleRow, key)
 
     async def record_failure(self, key: str, *, now: datetime, window_start: datetime) -> int:
-        """Count a failure in the window; returns the failures counted so far."""
+        """Count a failure in the window; returns the failures counted so far.
+
+        The count starts again once both its first failure and the end of its last block
+        lie before `window_start`, so blocks grow while failures keep coming.
+        """
         row = await self.session.get(LoginThrottleRow, key)
-        if row is None or row.first_failure_at < window_start:
+        if row is None or (
+            row.first_failure_at < window_start
+            and (row.blocked_until is None or row.blocked_until < window_start)
+        ):
             if row is None:
                 row = LoginThrottleRow(key=key)
                 self.session.add(row)

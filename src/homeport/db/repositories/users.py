@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeport.db.tables import ApiKeyRow, UserRow, utcnow
 from homeport.domain.ids import new_id
-from homeport.domain.users import ApiKey, User
+from homeport.domain.users import ADMIN, ApiKey, User
 from homeport.errors import Conflict
 
 
@@ -23,6 +24,10 @@ def _user(row: UserRow) -> User:
         roles=tuple(row.roles or ()),
         disabled=row.disabled,
         created_at=row.created_at,
+        display_name=row.display_name,
+        source=row.source,
+        has_password=row.password_hash is not None,
+        last_login_at=row.last_login_at,
     )
 
 
@@ -45,9 +50,24 @@ class UserRepository:
         self.session = session
 
     async def add(
-        self, *, name: str, email: str | None, roles: Sequence[str], source: str = "admin"
+        self,
+        *,
+        name: str,
+        email: str | None,
+        roles: Sequence[str],
+        source: str = "admin",
+        password_hash: str | None = None,
+        display_name: str | None = None,
     ) -> User:
-        row = UserRow(id=new_id("user"), name=name, email=email, roles=list(roles), source=source)
+        row = UserRow(
+            id=new_id("user"),
+            name=name,
+            email=email,
+            roles=list(roles),
+            source=source,
+            password_hash=password_hash,
+            display_name=display_name,
+        )
         self.session.add(row)
         try:
             await self.session.flush()
@@ -63,9 +83,48 @@ class UserRepository:
         row = await self.session.scalar(select(UserRow).where(UserRow.name == name))
         return _user(row) if row else None
 
+    async def by_email(self, email: str) -> User | None:
+        """The one user with this address (any case); none when several share it."""
+        rows = list(
+            await self.session.scalars(
+                select(UserRow).where(func.lower(UserRow.email) == email.lower()).limit(2)
+            )
+        )
+        return _user(rows[0]) if len(rows) == 1 else None
+
     async def list(self) -> list[User]:
         rows = await self.session.scalars(select(UserRow).order_by(UserRow.id))
         return [_user(r) for r in rows]
+
+    async def password_hash(self, user_id: str) -> str | None:
+        return await self.session.scalar(select(UserRow.password_hash).where(UserRow.id == user_id))
+
+    async def set_password_hash(self, user_id: str, password_hash: str | None) -> None:
+        await self.session.execute(
+            update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash)
+        )
+
+    async def update(self, user_id: str, **values: Any) -> User | None:
+        """Change columns of a user (disabled, roles, display_name, email)."""
+        row = await self.session.get(UserRow, user_id)
+        if row is None:
+            return None
+        for name, value in values.items():
+            setattr(row, name, list(value) if name == "roles" else value)
+        await self.session.flush()
+        return _user(row)
+
+    async def any_with_password(self) -> bool:
+        found = await self.session.scalar(
+            select(UserRow.id).where(UserRow.password_hash.is_not(None)).limit(1)
+        )
+        return found is not None
+
+    async def enabled_admin_ids(self) -> set[str]:
+        rows = await self.session.execute(
+            select(UserRow.id, UserRow.roles).where(UserRow.disabled.is_(False))
+        )
+        return {user_id for user_id, roles in rows if ADMIN in (roles or ())}
 
     async def touch_login(self, user_id: str, when: datetime) -> None:
         await self.session.execute(

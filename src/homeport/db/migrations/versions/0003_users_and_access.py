@@ -7,6 +7,10 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -172,6 +176,23 @@ def upgrade() -> None:
     with op.batch_alter_table("team_members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_team_members_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "device_codes",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("device_code_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_code_hash", sa.String(length=64), nullable=False),
+        sa.Column("client_name", sa.String(length=100), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("user_id", sa.String(length=40), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("device_code_hash"),
+        sa.UniqueConstraint("user_code_hash"),
+    )
+
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("display_name", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("password_hash", sa.String(length=200), nullable=True))
@@ -182,6 +203,39 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("oidc_subject", sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_unique_constraint("uq_users_oidc", ["oidc_issuer", "oidc_subject"])
+
+    _default_organization()
+
+
+def _default_organization() -> None:
+    """Users from before organizations existed join one: admins as owners, others as members."""
+    bind = op.get_bind()
+    users = bind.execute(sa.text("SELECT id, roles FROM users")).fetchall()
+    if not users:
+        return
+    org_id = f"org_{uuid.uuid4().hex[:26]}"
+    now = datetime.now(UTC)
+    bind.execute(
+        sa.text(
+            "INSERT INTO organizations (id, name, display_name, created_at) "
+            "VALUES (:id, 'default', 'Default organization', :now)"
+        ),
+        {"id": org_id, "now": now},
+    )
+    for user_id, roles in users:
+        names = json.loads(roles) if isinstance(roles, str) else roles or []
+        bind.execute(
+            sa.text(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) "
+                "VALUES (:org, :user, :role, :now)"
+            ),
+            {
+                "org": org_id,
+                "user": user_id,
+                "role": "owner" if "admin" in names else "member",
+                "now": now,
+            },
+        )
 
 
 def downgrade() -> None:
@@ -194,6 +248,7 @@ def downgrade() -> None:
         batch_op.drop_column("password_hash")
         batch_op.drop_column("display_name")
 
+    op.drop_table("device_codes")
     with op.batch_alter_table("team_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_team_members_user_id"))
 
