@@ -3,6 +3,7 @@ changes, and admins managing users (disable, reset, delete with or without a han
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -705,3 +706,28 @@ async def test_accounts_on_postgresql(pg_services: Services) -> None:
         deleted = await admin.delete("/api/v1/users/alice", params={"transfer_to": "carol"})
         assert deleted.status_code == 200, deleted.text
         assert deleted.json()["chat_sessions"] == 1
+
+
+async def _race_to_register(services: Services) -> list[list[str]]:
+    async def one(index: int) -> list[str]:
+        async with browser(services) as client:
+            response = await register(client, f"racer{index}")
+            assert response.status_code == 201, response.text
+            return list(response.json()["user"]["roles"])
+
+    return await asyncio.gather(*(one(i) for i in range(6)))
+
+
+async def test_of_people_registering_at_once_exactly_one_becomes_admin(
+    services: Services,
+) -> None:
+    roles = await _race_to_register(services)
+    assert sorted(r[0] for r in roles) == ["admin"] + ["user"] * 5
+
+
+@pytest.mark.postgres
+async def test_of_people_registering_at_once_one_is_admin_on_postgresql(
+    pg_services: Services,
+) -> None:
+    roles = await _race_to_register(pg_services)
+    assert sorted(r[0] for r in roles) == ["admin"] + ["user"] * 5

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from homeport import __version__
-from homeport.cli import admin, orgs
+from homeport.cli import admin, orgs, users
 from homeport.cli.client import Client
 from homeport.cli.device import device_login
 from homeport.cli.output import handle_errors, table
@@ -19,13 +19,12 @@ app = typer.Typer(
     help="Homeport: a private, self-hosted generative-AI platform.", no_args_is_help=True
 )
 providers_app = typer.Typer(help="Model providers (admins).", no_args_is_help=True)
-users_app = typer.Typer(help="Users (admins).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
-app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 admin.register(app)  # usage, quotas
 orgs.register(app)  # orgs, teams
+users.register(app)  # users
 
 
 def main() -> None:
@@ -202,30 +201,6 @@ def providers_refresh(name: str) -> None:
 
 
 # -- users and keys -----------------------------------------------------------------------------
-
-
-@users_app.command("create")
-@handle_errors
-def users_create(
-    name: str,
-    email: Annotated[str | None, typer.Option()] = None,
-    admin: Annotated[bool, typer.Option("--admin", help="Give the admin role")] = False,
-) -> None:
-    """Create a user (then give them a key with `homeport keys create --user NAME`)."""
-    body = {"name": name, "email": email, "roles": ["admin"] if admin else ["user"]}
-    user = Client.from_settings().post("/api/v1/users", body)
-    typer.echo(f"user/{user['name']} created ({user['id']})")
-
-
-@users_app.command("list")
-@handle_errors
-def users_list() -> None:
-    """List users."""
-    rows = Client.from_settings().get("/api/v1/users")
-    table(
-        [(u["id"], u["name"], ",".join(u["roles"]), u["disabled"]) for u in rows],
-        ["id", "name", "roles", "disabled"],
-    )
 
 
 @keys_app.command("create")

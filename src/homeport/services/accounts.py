@@ -24,7 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from homeport.auth.keys import hash_key
 from homeport.auth.passwords import check_strength, hash_password, needs_rehash, verify_password
 from homeport.db.engine import Database
-from homeport.db.repositories import BrowserSessionRepository, ThrottleRepository, UserRepository
+from homeport.db.repositories import (
+    BrowserSessionRepository,
+    ServerSettingRepository,
+    ThrottleRepository,
+    UserRepository,
+)
 from homeport.domain.access import OrgRole
 from homeport.domain.users import ADMIN, Principal, User
 from homeport.errors import (
@@ -37,6 +42,7 @@ from homeport.services.audit import AuditService
 from homeport.services.server_settings import ServerSettingsService
 from homeport.services.users import join_default_org, load_principal
 
+FIRST_ADMIN_CLAIM = "first_admin_claimed"
 SESSION_LIFETIME = timedelta(days=14)
 SESSION_CACHE_SECONDS = 5.0
 
@@ -125,7 +131,10 @@ class AccountService:
         password_hash = await asyncio.to_thread(hash_password, password)
         async with self.db.transaction() as session:
             users = UserRepository(session)
-            first = not await users.any_with_password()
+            # The claim makes one registrant the first admin even when several race.
+            first = not await users.any_with_password() and await ServerSettingRepository(
+                session
+            ).claim(FIRST_ADMIN_CLAIM)
             user = await users.add(
                 name=name,
                 email=email,

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeport.db.tables import BrowserSessionRow, LoginThrottleRow, ServerSettingRow, utcnow
@@ -110,6 +111,15 @@ class ServerSettingRepository:
     async def get(self, key: str, default: Any = None) -> Any:
         row = await self.session.get(ServerSettingRow, key)
         return row.value if row else default
+
+    async def claim(self, key: str) -> bool:
+        """Create `key` once: True for the one caller that did, even when several race."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ServerSettingRow(key=key, value=True))
+        except IntegrityError:
+            return False
+        return True
 
     async def set(self, key: str, value: Any) -> None:
         row = await self.session.get(ServerSettingRow, key)
