@@ -53,6 +53,16 @@ def test_production_refuses_insecure_defaults(tmp_path: Path) -> None:
         public_url="https://homeport.example",
     )
     assert ok.env == "production"
+    with pytest.raises(ValidationFailed) as caught:
+        load_settings(
+            env="production",
+            data_dir=tmp_path,
+            secret_key="x" * 40,
+            public_url="https://homeport.example",
+            oidc_issuer="http://idp.example",
+            oidc_client_id="homeport",
+        )
+    assert "HOMEPORT_OIDC_ISSUER must use https" in caught.value.message
 
 
 def test_a_wrong_type_is_a_clear_error(tmp_path: Path) -> None:

@@ -161,6 +161,8 @@ class Settings(BaseSettings):
         key = self.bootstrap_api_key
         if key is not None and len(key.get_secret_value()) < 32:
             problems.append("HOMEPORT_BOOTSTRAP_API_KEY must be at least 32 characters")
+        if self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
+            problems.append("HOMEPORT_OIDC_ISSUER must use https")
         if problems:
             raise ValueError("refusing insecure production settings: " + "; ".join(problems))
         return self
