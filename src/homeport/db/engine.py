@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -59,6 +60,15 @@ class Database:
         """One unit of work: committed when the block ends, rolled back if it raises."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    async def ping(self) -> str:
+        """ "ok" when the database answers, else what went wrong (for readiness checks)."""
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            return f"error: {type(exc).__name__}"
+        return "ok"
 
     async def migrate(self) -> None:
         from homeport.db.migrate import upgrade
