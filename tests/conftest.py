@@ -7,6 +7,8 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -211,3 +213,26 @@ class LiveServer:
 
 def live_server(tmp_path: Path, **overrides: Any) -> LiveServer:
     return LiveServer(make_settings(tmp_path, port=free_port(), **overrides)).start()
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def run_homeport(
+    server: LiveServer, tmp_path: Path, *args: str, key: str = ADMIN_KEY, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`python -m homeport ARGS` as a real subprocess against `server`, as the holder of `key`."""
+    environment = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "HOMEPORT_URL": server.url,
+        "HOMEPORT_API_KEY": key,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "homeport", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        input=stdin,
+        timeout=60,
+    )

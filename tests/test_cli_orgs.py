@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, LiveServer, live_server
+from tests.conftest import ADMIN_KEY, LiveServer, live_server, run_homeport
 
 
 @pytest.fixture(scope="module")
@@ -21,22 +19,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.stop()
 
 
-def homeport(
-    server: LiveServer, tmp_path: Path, *args: str, key: str = ADMIN_KEY
-) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "HOMEPORT_URL": server.url,
-        "HOMEPORT_API_KEY": key,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "homeport", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-    )
+homeport = run_homeport
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
