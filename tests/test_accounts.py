@@ -731,3 +731,29 @@ async def test_of_people_registering_at_once_one_is_admin_on_postgresql(
 ) -> None:
     roles = await _race_to_register(pg_services)
     assert sorted(r[0] for r in roles) == ["admin"] + ["user"] * 5
+
+
+async def test_one_address_cannot_create_accounts_without_end(services: Services) -> None:
+    async with browser(services) as client:
+        for index in range(10):
+            response = await register(client, f"newcomer{index}")
+            assert response.status_code == 201, response.text
+        refused = await register(client, "one-too-many")
+        assert refused.status_code == 429
+        assert refused.json()["error"]["type"] == "rate_limit_error"
+        assert int(refused.headers["retry-after"]) > 0
+    async with asgi_client(services) as admin:
+        names = {u["name"] for u in (await admin.get("/api/v1/users")).json()}
+    assert "one-too-many" not in names
+
+
+@pytest.mark.postgres
+async def test_failed_sign_ins_at_once_are_all_counted_on_postgresql(
+    pg_services: Services,
+) -> None:
+    async with browser(pg_services) as client:
+        assert (await register(client, "zed")).status_code == 201
+    async with browser(pg_services) as client:
+        answers = await asyncio.gather(*(login(client, "zed", "wrong password!") for _ in range(8)))
+        assert all(a.status_code in (401, 429) for a in answers), [a.text for a in answers]
+        assert (await login(client, "zed")).status_code == 429

@@ -47,6 +47,7 @@ SESSION_LIFETIME = timedelta(days=14)
 SESSION_CACHE_SECONDS = 5.0
 
 THROTTLE_WINDOW = timedelta(minutes=15)
+REGISTRATIONS_PER_ADDRESS = 10
 ACCOUNT_FAILURES = 5  # failed sign-ins to one account within the window
 ADDRESS_FAILURES = 20  # failed sign-ins from one address (offices share one) within the window
 FIRST_BLOCK_SECONDS = 60.0
@@ -130,6 +131,7 @@ class AccountService:
             )
         password_hash = await asyncio.to_thread(hash_password, password)
         async with self.db.transaction() as session:
+            await _count_registration(session, client)
             users = UserRepository(session)
             # The claim makes one registrant the first admin even when several race.
             first = not await users.any_with_password() and await ServerSettingRepository(
@@ -430,6 +432,27 @@ class AccountService:
     def forget(self, user_id: str) -> None:
         """Drop cached sessions of a user whose roles, memberships or state changed."""
         self._cache = {h: c for h, c in self._cache.items() if c.principal.user_id != user_id}
+
+
+async def _count_registration(session: AsyncSession, client: Client) -> None:
+    """At most REGISTRATIONS_PER_ADDRESS accounts per address in the window, then a block
+    that grows like the sign-in one (a failed registration is not counted)."""
+    if not client.ip:
+        return
+    now = datetime.now(UTC)
+    throttle = ThrottleRepository(session)
+    key = f"register:{client.ip[:64]}"
+    row = await throttle.get(key)
+    if row is not None and row.blocked_until is not None and row.blocked_until > now:
+        wait = (row.blocked_until - now).total_seconds()
+        raise RateLimited(
+            f"Too many accounts were created from this address. Try again in {_duration(wait)}.",
+            retry_after=wait,
+        )
+    count = await throttle.record_failure(key, now=now, window_start=now - THROTTLE_WINDOW)
+    block = block_seconds(count, REGISTRATIONS_PER_ADDRESS)
+    if block is not None:
+        await throttle.block(key, now + timedelta(seconds=block))
 
 
 def block_seconds(failures: int, limit: int) -> float | None:

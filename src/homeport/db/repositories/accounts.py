@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,18 +84,33 @@ class ThrottleRepository:
         The count starts again once both its first failure and the end of its last block
         lie before `window_start`, so blocks grow while failures keep coming.
         """
-        row = await self.session.get(LoginThrottleRow, key)
-        if row is None or (
-            row.first_failure_at < window_start
-            and (row.blocked_until is None or row.blocked_until < window_start)
+        row = await self._locked_row(key, now)
+        if row.first_failure_at < window_start and (
+            row.blocked_until is None or row.blocked_until < window_start
         ):
-            if row is None:
-                row = LoginThrottleRow(key=key)
-                self.session.add(row)
             row.failures, row.first_failure_at, row.blocked_until = 0, now, None
         row.failures += 1
         await self.session.flush()
         return row.failures
+
+    async def _locked_row(self, key: str, now: datetime) -> LoginThrottleRow:
+        """The key's row, created if missing and locked until the transaction ends, so that
+        concurrent failures are all counted (and none fails on the primary key)."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(LoginThrottleRow)
+            .values(key=key, failures=0, first_failure_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        row = await self.session.scalar(
+            select(LoginThrottleRow)
+            .where(LoginThrottleRow.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert row is not None
+        return row
 
     async def block(self, key: str, until: datetime) -> None:
         await self.session.execute(
