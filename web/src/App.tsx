@@ -3,6 +3,7 @@ import { ApiError, apiClient, call, messageOf, type User } from "./api/client";
 import { forgetKey, savedCredentials, type Credentials } from "./auth";
 import { ChatPage } from "./components/ChatPage";
 import { DeviceApproval } from "./components/DeviceApproval";
+import { AdminPage } from "./components/admin/AdminPage";
 import { SignIn } from "./components/SignIn";
 
 type Auth =
@@ -33,9 +34,21 @@ async function endSignIn(credentials: Credentials | null): Promise<void> {
   }
 }
 
+function isAdmin(user: User): boolean {
+  return user.roles.includes("admin");
+}
+
+/** Which page a path shows: the server answers every non-API path with index.html. */
+function pageOf(path: string): "device" | "admin" | "chat" {
+  if (path === "/device") return "device";
+  if (path === "/admin" || path.startsWith("/admin/")) return "admin";
+  return "chat";
+}
+
 export function App() {
   const [auth, setAuth] = useState<Auth>(initialAuth);
   const credentials = auth.state === "signed-out" ? null : auth.credentials;
+  const page = pageOf(window.location.pathname);
 
   const signOut = useCallback(
     (notice?: string) => {
@@ -73,6 +86,18 @@ export function App() {
       <header className="topbar">
         <span className="brand">Homeport</span>
         {auth.state === "signed-in" && (
+          <nav className="main-nav" aria-label="Main">
+            <a href="/" aria-current={page === "chat" ? "page" : undefined}>
+              Chat
+            </a>
+            {isAdmin(auth.user) && (
+              <a href="/admin/users" aria-current={page === "admin" ? "page" : undefined}>
+                Admin
+              </a>
+            )}
+          </nav>
+        )}
+        {auth.state === "signed-in" && (
           <div className="account">
             <span aria-label="Signed in as">{auth.user.display_name || auth.user.name}</span>
             <button type="button" className="quiet" onClick={() => signOut()}>
@@ -94,10 +119,18 @@ export function App() {
           }
         />
       )}
-      {auth.state === "signed-in" && window.location.pathname === "/device" && (
+      {auth.state === "signed-in" && page === "device" && (
         <DeviceApproval credentials={auth.credentials} />
       )}
-      {auth.state === "signed-in" && window.location.pathname !== "/device" && (
+      {auth.state === "signed-in" && page === "admin" && isAdmin(auth.user) && (
+        <AdminPage credentials={auth.credentials} />
+      )}
+      {auth.state === "signed-in" && page === "admin" && !isAdmin(auth.user) && (
+        <main className="centered">
+          <p role="alert">Only admins can open this page.</p>
+        </main>
+      )}
+      {auth.state === "signed-in" && page === "chat" && (
         <ChatPage credentials={auth.credentials} onUnauthorized={onUnauthorized} />
       )}
     </div>
