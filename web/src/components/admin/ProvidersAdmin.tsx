@@ -1,42 +1,15 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { call, messageOf, type ApiClient } from "../../api/client";
+import { useCallback, useState, type FormEvent } from "react";
+import { call, type ApiClient } from "../../api/client";
 import type { components } from "../../api/schema";
 import { ErrorMessage } from "../ErrorMessage";
+import { useAdminList } from "./useAdminList";
 
-type Provider = components["schemas"]["ProviderOut"];
 type ProviderIn = components["schemas"]["ProviderIn"];
 
 /** Model providers: their status and models; add one, refresh its model list, remove it. */
 export function ProvidersAdmin({ client }: { client: ApiClient }) {
-  const [providers, setProviders] = useState<Provider[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      setProviders(await call(client.GET("/api/v1/providers")));
-    } catch (failure) {
-      setError(messageOf(failure));
-    }
-  }, [client]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
-
-  async function act(action: () => Promise<unknown>, done: string): Promise<boolean> {
-    setError(null);
-    setNotice(null);
-    try {
-      await action();
-      setNotice(done);
-      await load();
-      return true;
-    } catch (failure) {
-      setError(messageOf(failure));
-      return false;
-    }
-  }
+  const fetchList = useCallback(() => call(client.GET("/api/v1/providers")), [client]);
+  const { data: providers, error, setError, notice, act } = useAdminList(fetchList);
 
   function refresh(name: string) {
     const path = { name };

@@ -1,37 +1,13 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { call, messageOf, type ApiClient, type User } from "../../api/client";
+import { useCallback, useState, type FormEvent } from "react";
+import { call, type ApiClient, type User } from "../../api/client";
 import { ErrorMessage } from "../ErrorMessage";
+import { useAdminList } from "./useAdminList";
 
 /** Users: list, create, disable or enable, reset a password, delete (optionally handing
  *  what they own to someone else). */
 export function UsersAdmin({ client }: { client: ApiClient }) {
-  const [users, setUsers] = useState<User[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      setUsers(await call(client.GET("/api/v1/users")));
-    } catch (failure) {
-      setError(messageOf(failure));
-    }
-  }, [client]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
-
-  async function act(action: () => Promise<unknown>, done: string) {
-    setError(null);
-    setNotice(null);
-    try {
-      await action();
-      setNotice(done);
-      await load();
-    } catch (failure) {
-      setError(messageOf(failure));
-    }
-  }
+  const fetchList = useCallback(() => call(client.GET("/api/v1/users")), [client]);
+  const { data: users, error, setError, notice, act } = useAdminList(fetchList);
 
   return (
     <section aria-labelledby="users-title">
@@ -123,7 +99,7 @@ interface NewUser {
   roles: ("admin" | "user")[];
 }
 
-function CreateUser({ onCreate }: { onCreate: (body: NewUser) => Promise<void> }) {
+function CreateUser({ onCreate }: { onCreate: (body: NewUser) => Promise<unknown> }) {
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -203,9 +179,9 @@ type Mode = "idle" | "reset" | "delete";
 function UserRow(props: {
   user: User;
   others: User[];
-  onToggle: () => Promise<void>;
-  onReset: (password: string) => Promise<void>;
-  onDelete: (transferTo: string | null) => Promise<void>;
+  onToggle: () => Promise<unknown>;
+  onReset: (password: string) => Promise<unknown>;
+  onDelete: (transferTo: string | null) => Promise<unknown>;
 }) {
   const { user } = props;
   const [mode, setMode] = useState<Mode>("idle");
