@@ -192,6 +192,7 @@ def test_the_policy_reads_as_the_issue_says() -> None:
         Permission.USAGE_ALL,
         Permission.AUDIT_READ,
         Permission.SETTINGS_MANAGE,
+        Permission.RUNNERS_MANAGE,
     }
     assert not platform & ORG_ADMIN and platform <= EVERYTHING
     assert MEMBER & SCOPES["inference"] == {Permission.MODELS, Permission.INFERENCE}

@@ -21,6 +21,8 @@ from homeport.testing import FakeOpenAI
 from tests.conftest import ADMIN_KEY, asgi_client, make_settings, new_user_key
 
 # Routes that need no key: health, metrics, the API docs, and the web UI's public assets.
+# WebSockets that take a runner token instead of a key (tests/test_runners.py checks them).
+RUNNER_SOCKETS = {"/api/v1/runners/connect"}
 PUBLIC_PATHS = {
     "/healthz",
     "/readyz",
@@ -75,7 +77,7 @@ def protected_endpoints(services: Services) -> list[tuple[str, str]]:
     endpoints = []
     for route in iter_route_contexts(create_app(services.settings, services=services).routes):
         path = route.path or ""
-        if path in PUBLIC_PATHS:
+        if path in PUBLIC_PATHS or path in RUNNER_SOCKETS:
             continue
         assert path.startswith(API_PREFIXES), f"{path}: a new public route? add it above"
         assert route.methods, f"{path}: teach this test about {route.original_route!r}"

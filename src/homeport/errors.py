@@ -14,6 +14,7 @@
     ├── RateLimited                    too many requests (upstream or ours)
     ├── UpstreamError                  a provider answered with an error or garbage
     │   ├── UpstreamUnavailable        a provider could not be reached
+    │   │   └── RunnerLost             the runner serving a request went away
     │   └── UpstreamTimeout            a provider did not answer in time
     └── ServiceUnavailable             Homeport itself is not ready (model loading, shutting down)
 
@@ -92,6 +93,10 @@ class UpstreamError(HomeportError):
 
 
 class UpstreamUnavailable(UpstreamError):
+    pass
+
+
+class RunnerLost(UpstreamUnavailable):
     pass
 
 

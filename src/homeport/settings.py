@@ -89,6 +89,17 @@ class Settings(BaseSettings):
     embedded_threads: int | None = None
     embedder: bool = True
 
+    # Runners and the scheduler (docs/runners.md). The co-located runner serves the embedded
+    # models inside this process; remote runners dial in with a runner token.
+    local_runner: bool = True
+    # What the co-located runner offers for models (e.g. 8Gi); default: half this machine's RAM.
+    local_runner_memory: str | None = None
+    scheduler_strategy: Literal["spread", "binpack"] = "spread"
+    scheduler_queue_limit: int = Field(default=256, ge=0)
+    scheduler_queue_timeout: float = Field(default=60.0, gt=0)
+    runner_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    runner_missed_heartbeats: int = Field(default=3, ge=1)
+
     # Single sign-on with OpenID Connect (docs/sso.md); off while no issuer is set.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -237,6 +248,28 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValueError as exc:
         raise ValidationFailed(f"invalid settings: {exc}") from exc
+
+
+class RunnerSettings(BaseSettings):
+    """`homeport runner`: where the control plane is and how to prove who this runner is."""
+
+    model_config = SettingsConfigDict(env_prefix="HOMEPORT_RUNNER_", extra="ignore")
+
+    control_plane: str | None = None
+    token: SecretStr | None = None
+    # What this runner offers for models (e.g. 70Gi); default: its GPUs' memory, else half
+    # its RAM.
+    memory: str | None = None
+    # Engines to offer; default: every engine that can run here.
+    engines: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    @field_validator("engines", mode="before")
+    @classmethod
+    def _split_engines(cls, value: Any) -> Any:
+        return (
+            [e.strip() for e in value.split(",") if e.strip()] if isinstance(value, str) else value
+        )
 
 
 class ClientSettings(BaseSettings):

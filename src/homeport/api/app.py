@@ -23,6 +23,7 @@ from homeport.api.routers import (
     openai,
     orgs,
     providers,
+    runners,
     sessions,
     sharing,
     sso,
@@ -74,7 +75,7 @@ def create_app(
     for module in (sso, device):
         app.include_router(module.router)
     app.include_router(usage_routes.router)
-    for module in (orgs, sharing):
+    for module in (orgs, sharing, runners):
         app.include_router(module.router)
     mount_web(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
@@ -107,6 +108,4 @@ def _settle_garbage_collector() -> None:
 
 
 def _background(services: Services) -> list[asyncio.Task[None]]:
-    if services.local is not None:
-        services.local.start_loading()
     return [asyncio.create_task(services.providers.refresh_forever(), name="model-refresh")]

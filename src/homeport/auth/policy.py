@@ -37,6 +37,7 @@ class Permission(StrEnum):
     USAGE_ALL = "usage:all"
     AUDIT_READ = "audit:read"
     SETTINGS_MANAGE = "settings:manage"
+    RUNNERS_MANAGE = "runners:manage"  # runners, runner tokens, the model catalogue
 
 
 VIEWER = frozenset(

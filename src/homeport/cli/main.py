@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from homeport import __version__
-from homeport.cli import admin, orgs, users
+from homeport.cli import admin, orgs, runners, users
 from homeport.cli.client import Client
 from homeport.cli.device import device_login
 from homeport.cli.output import handle_errors, table
@@ -25,6 +25,7 @@ app.add_typer(keys_app, name="keys")
 admin.register(app)  # usage, quotas
 orgs.register(app)  # orgs, teams
 users.register(app)  # users
+runners.register(app)  # runner, runners
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
@@ -348,3 +349,38 @@ class AuditRow(Base):
     target_id: Mapped[str | None] = mapped_column(StoredString(100))
     ip: Mapped[str | None] = mapped_column(StoredString(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RunnerTokenRow(Base):
+    """A runner's credential: one token, one runner name (a runner cannot be another)."""
+
+    __tablename__ = "runner_tokens"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    name: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    prefix: Mapped[str] = mapped_column(StoredString(16))
+    secret_hash: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(StoredString(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ModelRow(Base):
+    """A model in the catalogue that runners serve (`kind: Model`)."""
+
+    __tablename__ = "models"
+
+    name: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    engine: Mapped[str] = mapped_column(StoredString(32))
+    weights: Mapped[str | None] = mapped_column(StoredString(2048))
+    kind: Mapped[str] = mapped_column(StoredString(16))
+    context_length: Mapped[int | None] = mapped_column(Integer)
+    memory_bytes: Mapped[int] = mapped_column(BigInteger)
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    min_instances: Mapped[int] = mapped_column(Integer, default=0)
+    runners: Mapped[list[str]] = mapped_column(JSON, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(StoredString(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,12 +12,18 @@ import aiohttp
 
 from homeport.auth.secretbox import SecretBox
 from homeport.db.engine import Database
+from homeport.domain.runners import parse_memory
 from homeport.observability.metrics import Metrics
 from homeport.providers.base import ProviderContext
 from homeport.providers.catalog import ModelCatalog
 from homeport.providers.http import create_http_session
-from homeport.providers.local import LocalProvider
 from homeport.providers.router import InferenceRouter
+from homeport.providers.runners import RunnerPool
+from homeport.runners.agent import Runner
+from homeport.runners.engines.base import DEFAULT_ENGINES, available_engines
+from homeport.runners.hardware import detect, memory_total
+from homeport.runners.transport import memory_pair
+from homeport.scheduler.scheduler import Scheduler
 from homeport.services.access import AccessService
 from homeport.services.accounts import AccountService
 from homeport.services.apply import ApplyService, ProviderKind
@@ -25,6 +32,13 @@ from homeport.services.device import DeviceService
 from homeport.services.inference import InferenceService
 from homeport.services.limits import LimitsService
 from homeport.services.providers import ProviderService
+from homeport.services.runners import (
+    LOCAL_RUNNER,
+    ModelCatalogue,
+    ModelKind,
+    RunnerService,
+    builtin_models,
+)
 from homeport.services.server_settings import ServerSettingsService
 from homeport.services.sessions import SessionService
 from homeport.services.sharing import ProviderAccess, ProviderShares, SharingService
@@ -43,7 +57,8 @@ class Services:
     metrics: Metrics
     http: aiohttp.ClientSession
     catalog: ModelCatalog
-    local: LocalProvider | None
+    scheduler: Scheduler
+    runners: RunnerService
     audit: AuditService
     users: UserService
     accounts: AccountService
@@ -76,8 +91,9 @@ async def build_services(
         await db.migrate()
         services = _assemble(settings, db, http, catalog, metrics or Metrics())
         await services.users.bootstrap(settings)
+        await services.runners.start()
         await services.providers.start()
-        async with services.usage.running():
+        async with services.usage.running(), _running_runners(services):
             yield services
     finally:
         await catalog.close()
@@ -92,10 +108,19 @@ def _assemble(
     catalog: ModelCatalog,
     metrics: Metrics,
 ) -> Services:
-    local = _local_provider(settings)
-    if local is not None:
-        catalog.add(local)
     audit = AuditService(db)
+    models = ModelCatalogue(builtin_models(settings, chat_model=_embedded_chat(settings)))
+    scheduler = Scheduler(
+        models,
+        strategy=settings.scheduler_strategy,
+        queue_limit=settings.scheduler_queue_limit,
+        queue_timeout=settings.scheduler_queue_timeout,
+        heartbeat_seconds=settings.runner_heartbeat_seconds,
+        missed_heartbeats=settings.runner_missed_heartbeats,
+    )
+    catalog.add(RunnerPool(scheduler, models))
+    runners = RunnerService(db, audit, scheduler, models)
+    runners.on_models_changed(lambda: catalog.refresh(RunnerPool.name))
     users = UserService(db, audit)
     server_settings = ServerSettingsService(db, audit, settings)
     accounts = AccountService(db, audit, server_settings)
@@ -116,6 +141,7 @@ def _assemble(
     )
     apply = ApplyService(audit)
     apply.register_kind("Provider", ProviderKind(providers))
+    apply.register_kind("Model", ModelKind(runners))
     sharing.register(ProviderShares(providers))
     return Services(
         settings=settings,
@@ -123,7 +149,8 @@ def _assemble(
         metrics=metrics,
         http=http,
         catalog=catalog,
-        local=local,
+        scheduler=scheduler,
+        runners=runners,
         audit=audit,
         users=users,
         accounts=accounts,
@@ -141,19 +168,47 @@ def _assemble(
     )
 
 
-def _local_provider(settings: Settings) -> LocalProvider | None:
-    chat_model = settings.embedded_model and _importable("llama_cpp")
-    if settings.embedded_model and not chat_model:
+def _embedded_chat(settings: Settings) -> bool:
+    if settings.embedded_model and not _importable("llama_cpp"):
         log.warning("llama-cpp-python is not installed: the embedded chat model is off")
-    if not chat_model and not settings.embedder:
-        return None
-    return LocalProvider(
-        chat_model=chat_model,
-        embedder=settings.embedder,
-        model_path=settings.embedded_model_path,
-        context_length=settings.embedded_context_length,
-        threads=settings.embedded_threads,
-    )
+        return False
+    return settings.embedded_model
+
+
+@asynccontextmanager
+async def _running_runners(services: Services) -> AsyncIterator[None]:
+    """The scheduler's watch, and the co-located runner connected through a memory pair."""
+    settings = services.settings
+    tasks = [asyncio.create_task(services.scheduler.watch(), name="scheduler-watch")]
+    runner = None
+    if settings.local_runner:
+        runner = Runner(
+            name=LOCAL_RUNNER,
+            engines=available_engines(DEFAULT_ENGINES),
+            capacity=(
+                parse_memory(settings.local_runner_memory)
+                if settings.local_runner_memory
+                else memory_total() // 2
+            ),
+            hardware=detect,
+        )
+        runner_end, control_end = memory_pair()
+        tasks += [
+            asyncio.create_task(
+                services.scheduler.serve(control_end, runner_id=LOCAL_RUNNER, name=LOCAL_RUNNER),
+                name="local-runner-link",
+            ),
+            asyncio.create_task(runner.session(runner_end), name="local-runner"),
+        ]
+    try:
+        yield
+    finally:
+        await services.scheduler.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if runner is not None:
+            await runner.close()
 
 
 def _importable(module: str) -> bool:

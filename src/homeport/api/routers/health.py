@@ -22,14 +22,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Ready when the database answers; the embedded model's loading is reported too."""
     checks: dict[str, Any] = {"database": await services.db.ping()}
-    if services.local is not None:
-        state = services.local.state
-        checks["embedded_model"] = {
-            "ready": services.local.ready,
-            "message": state.message,
-            "progress": state.fraction,
-            "error": state.error,
-        }
+    if (embedded := services.runners.embedded_chat_state()) is not None:
+        checks["embedded_model"] = embedded
     ready = checks["database"] == "ok"
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

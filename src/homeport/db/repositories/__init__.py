@@ -16,6 +16,7 @@ from homeport.db.repositories.accounts import (
 )
 from homeport.db.repositories.ownership import UserDataRepository
 from homeport.db.repositories.providers import ProviderRepository
+from homeport.db.repositories.runners import ModelRepository, RunnerTokenRepository
 from homeport.db.repositories.sessions import ChatSessionRepository
 from homeport.db.repositories.users import ApiKeyRepository, UserRepository
 
@@ -24,8 +25,10 @@ __all__ = [
     "BrowserSessionRepository",
     "ChatSessionRepository",
     "GrantRepository",
+    "ModelRepository",
     "OrgRepository",
     "ProviderRepository",
+    "RunnerTokenRepository",
     "ServerSettingRepository",
     "TeamRepository",
     "ThrottleRepository",

@@ -1,0 +1,381 @@
+"""Hugging Face transformers: any model in HF format, on a CUDA GPU when there is one.
+
+The fallback engine: slower than vLLM or llama.cpp, but it runs what `from_pretrained`
+loads. torch and transformers are imported on first use (`pip install 'homeport[transformers]'`).
+Options (a Model's `options`):
+
+    device              "cuda", "cuda:1", "cpu", ... (default: cuda when available, else cpu)
+    dtype               "bfloat16", "float16", "float32" (default: bfloat16 on GPUs, else float32)
+    trust_remote_code   run the model repository's own Python code (default false)
+
+Generation runs `model.generate` on a thread of its own and streams its text through a
+`TextIteratorStreamer`; a consumer that stops reading stops the generation at the next token.
+One request runs at a time per instance. Embedding models are mean-pooled and L2-normalised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from homeport.domain.chat import (
+    ChatDelta,
+    ChatRequest,
+    CompletionRequest,
+    EmbeddingResult,
+    SamplingParams,
+    Usage,
+)
+from homeport.domain.runners import ModelSpec
+from homeport.errors import (
+    ContextLengthExceeded,
+    InvalidRequest,
+    ServiceUnavailable,
+    UnsupportedFeature,
+    UpstreamError,
+)
+from homeport.runners.engines.base import (
+    EngineBase,
+    Progress,
+    base_model_prompt,
+    with_default_max_tokens,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT_LENGTH = 2048
+LOAD_ERRORS = (ImportError, OSError, ValueError, RuntimeError, KeyError, TypeError)
+
+
+def version() -> str | None:
+    try:
+        import torch  # noqa: F401
+        import transformers
+    except ImportError:
+        return None
+    return str(transformers.__version__)
+
+
+def create(spec: ModelSpec) -> TransformersEngine:
+    return TransformersEngine(spec)
+
+
+class TransformersEngine(EngineBase):
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self._options: dict[str, Any] = spec.options
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._device = "cpu"
+        self._memory = 0
+        self._lock = asyncio.Lock()
+
+    @property
+    def memory_bytes(self) -> int:
+        return self._memory
+
+    async def load(self, progress: Progress) -> None:
+        if not self.spec.weights:
+            raise ServiceUnavailable(
+                f"cannot load '{self.spec.name}': transformers needs `weights`"
+            )
+        try:
+            await self._load(self.spec.weights, progress)
+        except LOAD_ERRORS as exc:
+            await self.unload()
+            raise ServiceUnavailable(
+                f"cannot load '{self.spec.name}' with transformers: {exc}"
+            ) from exc
+
+    def chat_stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        if self.spec.kind == "embedding":
+            return super().chat_stream(request)
+        if request.tools:
+            raise UnsupportedFeature(
+                f"model '{self.spec.name}' (transformers engine) does not call tools",
+                param="tools",
+            )
+        template = getattr(self._tokenizer, "chat_template", None)
+        if self.spec.kind == "chat" and template:
+            return self._generate(self._chat_prompt(request), request.params, templated=True)
+        prompt, params = base_model_prompt(self.spec, request)
+        return self._generate(prompt, params, templated=False)
+
+    def complete_stream(self, request: CompletionRequest) -> AsyncIterator[ChatDelta]:
+        if self.spec.kind == "embedding":
+            return super().complete_stream(request)
+        params = with_default_max_tokens(request.params)
+        return self._generate(request.prompt, params, templated=False)
+
+    async def embed(self, texts: list[str], *, input_type: str | None) -> EmbeddingResult:
+        if self.spec.kind != "embedding":
+            return await super().embed(texts, input_type=input_type)
+        model, tokenizer = self._require()
+        async with self._lock:
+            vectors, tokens = await asyncio.to_thread(
+                _embed, model, tokenizer, texts, device=self._device, limit=self._context_length()
+            )
+        return EmbeddingResult(vectors, Usage(prompt_tokens=tokens))
+
+    async def unload(self) -> None:
+        self._model = self._tokenizer = None
+        gc.collect()
+        if self._device.startswith("cuda"):
+            await asyncio.to_thread(_torch().cuda.empty_cache)
+
+    # -- loading -------------------------------------------------------------------------
+
+    async def _load(self, source: str, progress: Progress) -> None:
+        trust = bool(self._options.get("trust_remote_code"))
+        progress(f"loading the tokenizer of {self.spec.name}", 0.0)
+        self._tokenizer = await asyncio.to_thread(_load_tokenizer, source, trust=trust)
+        self._device = str(self._options.get("device") or await asyncio.to_thread(_best_device))
+        on_gpu = self._device.startswith("cuda")
+        dtype = str(self._options.get("dtype") or ("bfloat16" if on_gpu else "float32"))
+        progress(f"loading the weights of {self.spec.name} in {dtype}", 0.2)
+        model = await asyncio.to_thread(
+            _load_weights, source, dtype=dtype, embedding=self.spec.kind == "embedding", trust=trust
+        )
+        progress(f"moving {self.spec.name} to {self._device}", 0.7)
+        self._memory = await asyncio.to_thread(_to_device, model, self._device)
+        self._model = model
+        progress(f"loaded {self.spec.name} on {self._device}", 1.0)
+
+    def _require(self) -> tuple[Any, Any]:
+        if self._model is None or self._tokenizer is None:
+            raise ServiceUnavailable(f"model '{self.spec.name}' is not loaded", retry_after=5)
+        return self._model, self._tokenizer
+
+    def _context_length(self) -> int:
+        config = getattr(self._model, "config", None)
+        known = getattr(config, "max_position_embeddings", None)
+        return int(self.spec.context_length or known or DEFAULT_CONTEXT_LENGTH)
+
+    # -- generating ----------------------------------------------------------------------
+
+    def _chat_prompt(self, request: ChatRequest) -> str:
+        from jinja2 import TemplateError
+
+        messages = [
+            {"role": "system" if m.role == "developer" else m.role, "content": m.text}
+            for m in request.messages
+        ]
+        try:
+            prompt = self._tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        except TemplateError as exc:
+            raise InvalidRequest(
+                f"model '{self.spec.name}' cannot read this conversation: {exc}", param="messages"
+            ) from exc
+        return str(prompt)
+
+    async def _generate(
+        self, prompt: str, params: SamplingParams, *, templated: bool
+    ) -> AsyncIterator[ChatDelta]:
+        model, tokenizer = self._require()
+        async with self._lock:
+            inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=not templated)
+            run = _Generation(model, tokenizer, inputs, name=self.spec.name)
+            room = self._context_length() - run.prompt_tokens
+            if room <= 0:
+                raise ContextLengthExceeded(
+                    f"the prompt has {run.prompt_tokens} tokens; "
+                    f"model '{self.spec.name}' reads at most {self._context_length()}"
+                )
+            limit = min(params.max_tokens or room, room)
+            run.start(self._device, limit=limit, sampling=_sampling(params), seed=params.seed)
+            try:
+                async for delta in _stream(run, params.stop, limit=limit):
+                    yield delta
+            finally:
+                await run.stop()
+
+
+class _Generation:
+    """One `model.generate` on its own thread: its text stream, token count and stop switch."""
+
+    def __init__(self, model: Any, tokenizer: Any, inputs: Any, *, name: str):
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        self._model = model
+        self._inputs = inputs
+        pad = tokenizer.pad_token_id
+        self._pad = tokenizer.eos_token_id if pad is None else pad
+        self.prompt_tokens = int(inputs["input_ids"].shape[-1])
+        self.generated = 0
+        self.cancel = threading.Event()
+        self.error: Exception | None = None
+        self.streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"homeport-transformers-{name}", daemon=True
+        )
+        self._criteria = StoppingCriteriaList([self])
+        self._kwargs: dict[str, Any] = {}
+
+    def start(self, device: str, *, limit: int, sampling: dict[str, Any], seed: int | None) -> None:
+        self._inputs = self._inputs.to(device)
+        self._kwargs = {**sampling, "max_new_tokens": limit, "pad_token_id": self._pad}
+        if seed is not None:
+            _torch().manual_seed(seed)
+        self._thread.start()
+
+    async def next_text(self) -> str | None:
+        """The next piece of text, or None once generation has ended."""
+        return await asyncio.to_thread(next, self.streamer, None)
+
+    async def stop(self) -> None:
+        self.cancel.set()
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join)
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        """A stopping criterion: counts tokens and stops once `cancel` is set."""
+        self.generated = int(input_ids.shape[-1]) - self.prompt_tokens
+        torch = _torch()
+        return torch.full((input_ids.shape[0],), self.cancel.is_set(), device=input_ids.device)
+
+    def _run(self) -> None:
+        try:
+            with _torch().inference_mode():
+                self._model.generate(
+                    **self._inputs,
+                    **self._kwargs,
+                    streamer=self.streamer,
+                    stopping_criteria=self._criteria,
+                )
+        except Exception as exc:  # raised again in the consumer, see _stream
+            self.error = exc
+            self.streamer.end()
+
+
+async def _stream(
+    run: _Generation, stops: Sequence[str], *, limit: int
+) -> AsyncIterator[ChatDelta]:
+    cutter = _StopCutter(stops)
+    while (text := await run.next_text()) is not None:
+        if piece := cutter.feed(text):
+            yield ChatDelta(content=piece)
+        if cutter.stopped:
+            break
+    await run.stop()
+    if run.error is not None:
+        raise UpstreamError(f"generation failed: {run.error}") from run.error
+    if rest := cutter.flush():
+        yield ChatDelta(content=rest)
+    finish = "length" if run.generated >= limit and not cutter.stopped else "stop"
+    usage = Usage(prompt_tokens=run.prompt_tokens, completion_tokens=run.generated)
+    yield ChatDelta(finish_reason=finish, usage=usage)
+
+
+class _StopCutter:
+    """Cuts streamed text at the first stop string, holding back what may begin one."""
+
+    def __init__(self, stops: Sequence[str]):
+        self._stops = [stop for stop in stops if stop]
+        self._pending = ""
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        self._pending += text
+        found = [at for stop in self._stops if (at := self._pending.find(stop)) >= 0]
+        if found:
+            self.stopped = True
+            out, self._pending = self._pending[: min(found)], ""
+            return out
+        cut = len(self._pending) - _stop_prefix_length(self._pending, self._stops)
+        out, self._pending = self._pending[:cut], self._pending[cut:]
+        return out
+
+    def flush(self) -> str:
+        out, self._pending = self._pending, ""
+        return out
+
+
+def _stop_prefix_length(text: str, stops: Sequence[str]) -> int:
+    """How much of the end of `text` could be the start of a stop string."""
+    ends = (n for stop in stops for n in range(1, len(stop)) if text.endswith(stop[:n]))
+    return max(ends, default=0)
+
+
+def _sampling(params: SamplingParams) -> dict[str, Any]:
+    """Greedy at temperature 0; the model's own defaults where the request says nothing."""
+    if params.temperature is not None and params.temperature <= 0:
+        return {"do_sample": False}
+    sampling: dict[str, Any] = {}
+    if params.temperature is not None:
+        sampling |= {"do_sample": True, "temperature": params.temperature}
+    if params.top_p is not None:
+        sampling |= {"do_sample": True, "top_p": params.top_p}
+    return sampling
+
+
+# -- on worker threads -------------------------------------------------------------------------
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise ServiceUnavailable(
+            "the transformers engine is not installed: pip install 'homeport[transformers]'"
+        ) from exc
+    return torch
+
+
+def _best_device() -> str:
+    return "cuda" if _torch().cuda.is_available() else "cpu"
+
+
+def _load_tokenizer(source: str, *, trust: bool) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _load_weights(source: str, *, dtype: str, embedding: bool, trust: bool) -> Any:
+    import transformers
+
+    torch_dtype = getattr(_torch(), dtype, None)
+    if not isinstance(torch_dtype, _torch().dtype):
+        raise ValueError(f"unknown dtype {dtype!r}")
+    loader = transformers.AutoModel if embedding else transformers.AutoModelForCausalLM
+    # transformers 4.56 renamed `torch_dtype` to `dtype`.
+    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
+    keyword = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+    model = loader.from_pretrained(source, trust_remote_code=trust, **{keyword: torch_dtype})
+    return model.eval()
+
+
+def _to_device(model: Any, device: str) -> int:
+    """Move the model to its device; what it takes there, in bytes."""
+    torch = _torch()
+    on_gpu = device.startswith("cuda")
+    before = torch.cuda.memory_allocated(device) if on_gpu else 0
+    model.to(device)
+    used = int(torch.cuda.memory_allocated(device) - before) if on_gpu else 0
+    tensors = [*model.parameters(), *model.buffers()]
+    return max(used, sum(int(t.numel() * t.element_size()) for t in tensors))
+
+
+def _embed(
+    model: Any, tokenizer: Any, texts: list[str], *, device: str, limit: int
+) -> tuple[list[list[float]], int]:
+    """Mean-pooled, L2-normalised last hidden states, and the number of tokens read."""
+    torch = _torch()
+    batch = tokenizer(
+        texts, padding=True, truncation=True, max_length=limit, return_tensors="pt"
+    ).to(device)
+    with torch.inference_mode():
+        hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+    vectors = torch.nn.functional.normalize(pooled.float(), p=2, dim=-1)
+    return vectors.cpu().tolist(), int(batch["attention_mask"].sum())

@@ -1,0 +1,1 @@
+"""Placement of models on runners by memory, queueing, eviction and pinning."""
