@@ -301,6 +301,13 @@ def test_runner_tokens_are_for_runners_only(server: LiveServer, tmp_path: Path) 
             assert http.delete("/api/v1/runner-tokens/tok").status_code == 204
         assert runner.process is not None and runner.process.wait(timeout=30) == 1
         assert runner.info() is None
+        # The name may be given a new token; the old one stays dead.
+        with admin(server) as http:
+            again = http.post("/api/v1/runner-tokens", json={"name": "tok"})
+            assert again.status_code == 201, again.text
+            assert again.json()["token"] != runner.token
+            twice = http.post("/api/v1/runner-tokens", json={"name": "tok"})
+            assert twice.status_code == 409
     finally:
         runner.stop()
 
@@ -322,7 +329,10 @@ def test_admins_prewarm_and_unload_instances(server: LiveServer, tmp_path: Path)
     try:
         put_model(server, "warmable", options={"load_seconds": 0.4})
         with admin(server) as http:
-            warmed = http.post("/api/v1/instances", json={"model": "warmable", "runner": "ops"})
+            # The model's id under /v1 names it as well as its catalogue name.
+            warmed = http.post(
+                "/api/v1/instances", json={"model": "local/warmable", "runner": "ops"}
+            )
             assert warmed.status_code == 202, warmed.text
             assert warmed.json()["state"] == "loading"
             instance = warmed.json()["id"]
@@ -331,6 +341,7 @@ def test_admins_prewarm_and_unload_instances(server: LiveServer, tmp_path: Path)
             assert instances(server, "warmable") == []
             missing = http.delete(f"/api/v1/instances/{instance}")
             assert missing.status_code == 404
+            assert http.get("/api/v1/models/warmable").json()["id"] == "local/warmable"
     finally:
         runner.stop()
 

@@ -11,7 +11,7 @@ import pytest
 
 from homeport.domain.chat import ChatMessage, ChatRequest
 from homeport.domain.runners import GIB, Hardware, ModelSpec, parse_memory
-from homeport.errors import InvalidRequest, ServiceUnavailable
+from homeport.errors import InvalidRequest, ServiceUnavailable, UpstreamError
 from homeport.providers.runners import RunnerPool
 from homeport.runners import protocol
 from homeport.runners.agent import Runner
@@ -172,7 +172,7 @@ async def test_requests_share_a_warm_instance_up_to_its_concurrency() -> None:
         assert only.served == 5 and only.active == 0
 
 
-async def test_an_instance_in_use_is_not_unloaded_without_force() -> None:
+async def test_an_instance_in_use_is_unloaded_only_with_force() -> None:
     spec = model("busy", 2, options={"token_delay": 0.2, "tokens": 5})
     async with cluster(spec) as c:
         await c.add_runner("r1", 10)
@@ -181,7 +181,11 @@ async def test_an_instance_in_use_is_not_unloaded_without_force() -> None:
         (live,) = list(c.scheduler.instances("busy"))
         with pytest.raises(InvalidRequest):
             await c.scheduler.unload(live.id)
-        await asking
+        # Forced, its request ends at once with an error instead of hanging.
+        await c.scheduler.unload(live.id, force=True)
+        with pytest.raises(UpstreamError, match="unloaded"):
+            await asyncio.wait_for(asking, 5)
+        assert list(c.scheduler.instances("busy")) == []
 
 
 async def test_without_runners_a_request_waits_then_gets_a_clear_503() -> None:

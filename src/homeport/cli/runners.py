@@ -238,17 +238,18 @@ def tokens_create(
     """Create a runner's token and show how to start the runner with it. The token is
     printed once: use it or store it now."""
     client = Client.from_settings()
-    token = client.post("/api/v1/runner-tokens", {"name": name})["token"]
+    created = client.post("/api/v1/runner-tokens", {"name": name})
+    token, url = created["token"], created.get("control_plane") or client.url
     typer.echo(token)
     typer.echo(
         f"runner token for {name}; it will not be shown again. "
         "Start the runner on a GPU machine with:",
         err=True,
     )
-    typer.echo(f"  homeport runner --control-plane {client.url} --token {token}", err=True)
-    if httpx.URL(client.url).host in LOOPBACK:
+    typer.echo(f"  homeport runner --control-plane {url} --token {token}", err=True)
+    if httpx.URL(url).host in LOOPBACK:
         typer.echo(
-            f"({client.url} is this machine: give the address the GPU machine reaches it at)",
+            f"({url} is this machine: give the address the GPU machine reaches it at)",
             err=True,
         )
 

@@ -59,6 +59,7 @@ class Runner:
         self._hardware = hardware
         self.instances: dict[str, Hosted] = {}
         self._requests: dict[str, asyncio.Task[None]] = {}
+        self._serving: dict[str, str] = {}  # request id -> instance id
         self._channel: Channel | None = None
         self.runner_id: str | None = None
         self.connected = asyncio.Event()
@@ -121,13 +122,18 @@ class Runner:
             self._track(f"unload:{message['instance']}", self._unload(str(message["instance"])))
         elif kind in ("chat", "complete", "embed"):
             self._track(str(message["id"]), self._serve(message))
+            self._serving[str(message["id"])] = str(message["instance"])
         elif kind == "cancel" and (task := self._requests.get(str(message["id"]))):
             task.cancel()
 
     def _track(self, key: str, work: Any) -> None:
         task = asyncio.create_task(work)
         self._requests[key] = task
-        task.add_done_callback(lambda _: self._requests.pop(key, None))
+        task.add_done_callback(lambda _: self._untrack(key))
+
+    def _untrack(self, key: str) -> None:
+        self._requests.pop(key, None)
+        self._serving.pop(key, None)
 
     async def _send(self, message: Message) -> None:
         """Send on the current connection; a message for a lost one is dropped."""
@@ -173,7 +179,14 @@ class Runner:
         )
 
     async def _unload(self, instance_id: str) -> None:
+        """Unload an instance; requests it still serves end with an error."""
         hosted = self.instances.pop(instance_id, None)
+        for request_id in [r for r, i in self._serving.items() if i == instance_id]:
+            self._requests[request_id].cancel()
+            gone = UpstreamUnavailable(f"instance {instance_id} was unloaded", code="instance_gone")
+            await self._send(
+                {"type": "error", "id": request_id, "error": protocol.error_to_wire(gone)}
+            )
         if hosted is not None:
             if hosted.task is not None and not hosted.task.done():
                 hosted.task.cancel()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from homeport.db.engine import Database
 from homeport.db.repositories import ModelRepository, RunnerTokenRepository
 from homeport.db.repositories.runners import RunnerToken, StoredModel
-from homeport.domain.runners import MIB, ModelSpec, parse_memory
+from homeport.domain.runners import MIB, RUNNER_PROVIDER, ModelSpec, parse_memory
 from homeport.domain.users import Principal
 from homeport.errors import (
     AuthenticationFailed,
@@ -197,8 +197,11 @@ class RunnerService:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         async with self.db.transaction() as session:
             tokens = RunnerTokenRepository(session)
-            if await tokens.by_name(name) is not None:
+            existing = await tokens.by_name(name)
+            if existing is not None and existing.revoked_at is None:
                 raise Conflict(f"a runner token named '{name}' exists; revoke it first")
+            if existing is not None:  # a revoked token's name may be given a new token
+                await tokens.delete(name)
             token = await tokens.create(
                 name=name,
                 prefix=secret[:10],
@@ -252,7 +255,8 @@ class RunnerService:
         return [self._entry(spec) for spec in self.models.all()]
 
     def entry(self, name: str) -> ModelEntry:
-        spec = self.models.get(name)
+        """A catalogue entry by name (`qwen`) or by its id under /v1 (`local/qwen`)."""
+        spec = self.models.get(name.removeprefix(f"{RUNNER_PROVIDER}/"))
         if spec is None:
             raise NotFound(f"no model '{name}' in the catalogue", param="name")
         return self._entry(spec)
@@ -349,9 +353,9 @@ class RunnerService:
         )
         return instance
 
-    async def unload(self, principal: Principal, instance_id: str) -> None:
+    async def unload(self, principal: Principal, instance_id: str, *, force: bool = False) -> None:
         instance = self.scheduler.instance(instance_id)
-        await self.scheduler.unload(instance_id)
+        await self.scheduler.unload(instance_id, force=force)
         await self.audit.record(
             "instance.unloaded",
             actor=principal,

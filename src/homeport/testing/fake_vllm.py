@@ -9,8 +9,9 @@
 tqdm's carriage returns, "Model loading took ...", "Application startup complete.") and then
 serves the OpenAI API of `FakeOpenAI` plus `/health`: deterministic echo answers, streamed
 with usage when asked. Other vLLM flags are accepted and ignored. Like vLLM it honours
-`VLLM_API_KEY` (for everything but `/health`) and logs "Aborted request" when a client leaves
-a stream early. `write_vllm_script(directory)` makes an executable `vllm` that runs this.
+`VLLM_API_KEY` (for everything but `/health`), answers 400 when prompt and max_tokens (in
+words) exceed `--max-model-len`, and logs "Aborted request" when a client leaves a stream
+early. `write_vllm_script(directory)` makes an executable `vllm` that runs this.
 
 Flags of the fake itself:
     --fake-load-seconds S     how long "loading" takes (default 0.2)

@@ -6,7 +6,8 @@
     AutoModelForCausalLM.from_pretrained(path)   # and AutoTokenizer, the same
 
 The weights are random, so the text it writes is gibberish; what it is good for is running
-the real loading, generation and embedding code of an engine in a second or two. The
+the real loading, generation and embedding code of an engine in a second or two. It never
+writes its end-of-sequence token, so an answer runs until max_tokens or a stop string. The
 tokenizer is a byte-level BPE trained in memory on a few built-in sentences, so it encodes
 any text. Needs `torch`, `transformers` and `tokenizers` (the `transformers` extra).
 """
@@ -80,11 +81,14 @@ def _model(tokenizer: Any, *, seed: int) -> Any:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=4,
-        max_position_embeddings=512,
+        max_position_embeddings=4096,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
-    return LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.lm_head.weight[tokenizer.eos_token_id] = 0.0
+    return model

@@ -904,6 +904,192 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Runners */
+        get: operations["list_runners_api_v1_runners_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runners/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Runner */
+        get: operations["get_runner_api_v1_runners__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runner-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Runner Tokens */
+        get: operations["list_runner_tokens_api_v1_runner_tokens_get"];
+        put?: never;
+        /** Create Runner Token */
+        post: operations["create_runner_token_api_v1_runner_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runner-tokens/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke Runner Token */
+        delete: operations["revoke_runner_token_api_v1_runner_tokens__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Instances */
+        get: operations["list_instances_api_v1_instances_get"];
+        put?: never;
+        /**
+         * Warm Instance
+         * @description Pre-warm: load one more instance of a model (it loads in the background).
+         */
+        post: operations["warm_instance_api_v1_instances_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instances/{instance_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unload Instance
+         * @description Unload an idle instance (with `force`, a busy one: its requests end with an error).
+         */
+        delete: operations["unload_instance_api_v1_instances__instance_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Catalogue */
+        get: operations["list_catalogue_api_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Model */
+        get: operations["get_model_api_v1_models__name__get"];
+        /**
+         * Put Model
+         * @description Create or replace a model in the catalogue (what `kind: Model` applies).
+         */
+        put: operations["put_model_api_v1_models__name__put"];
+        post?: never;
+        /** Delete Model */
+        delete: operations["delete_model_api_v1_models__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{name}/pin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pin Model */
+        post: operations["pin_model_api_v1_models__name__pin_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduler/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Decisions
+         * @description The scheduler's latest decisions, newest first: loads, evictions, queueing, drops.
+         */
+        get: operations["decisions_api_v1_scheduler_decisions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1082,6 +1268,24 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** DecisionOut */
+        DecisionOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Action */
+            action: string;
+            /** Detail */
+            detail: string;
+            /** Model */
+            model: string | null;
+            /** Runner */
+            runner: string | null;
+            /** Instance */
+            instance: string | null;
+        };
         /** DeviceApproveIn */
         DeviceApproveIn: {
             /** User Code */
@@ -1176,6 +1380,19 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** GpuOut */
+        GpuOut: {
+            /** Index */
+            index: number;
+            /** Name */
+            name: string;
+            /** Memory Total */
+            memory_total: number;
+            /** Memory Used */
+            memory_used: number;
+            /** Uuid */
+            uuid: string | null;
+        };
         /** GrantIn */
         GrantIn: {
             subject_type: components["schemas"]["SubjectType"];
@@ -1218,6 +1435,34 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** InstanceOut */
+        InstanceOut: {
+            /** Id */
+            id: string;
+            /** Model */
+            model: string;
+            /** Runner */
+            runner: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "loading" | "ready" | "unloading" | "failed";
+            /** Memory Bytes */
+            memory_bytes: number;
+            /** Active */
+            active: number;
+            /** Concurrency */
+            concurrency: number;
+            /** Served */
+            served: number;
+            /** Idle Seconds */
+            idle_seconds: number;
+            /** Progress */
+            progress: number;
+            /** Message */
+            message: string;
         };
         /** JsonSchemaSpec */
         JsonSchemaSpec: {
@@ -1389,6 +1634,82 @@ export interface components {
              */
             created_at: string;
         };
+        /**
+         * ModelInput
+         * @description A model as the API and `kind: Model` YAML write it.
+         */
+        ModelInput: {
+            /** Engine */
+            engine: string;
+            /** Weights */
+            weights?: string | null;
+            /**
+             * Type
+             * @default chat
+             * @enum {string}
+             */
+            type: "chat" | "base" | "embedding";
+            /** Context Length */
+            context_length?: number | null;
+            /**
+             * Memory
+             * @description Memory one instance needs: bytes, or e.g. 24Gi
+             */
+            memory: number | string;
+            /**
+             * Concurrency
+             * @default 1
+             */
+            concurrency: number;
+            /**
+             * Min Instances
+             * @default 0
+             */
+            min_instances: number;
+            /** Runners */
+            runners?: string[];
+            /** Options */
+            options?: {
+                [key: string]: unknown;
+            };
+        };
+        /** ModelOut */
+        ModelOut: {
+            /** Name */
+            name: string;
+            /**
+             * Id
+             * @description The id to use with /v1, e.g. local/qwen2.5-7b
+             */
+            id: string;
+            /** Engine */
+            engine: string;
+            /** Weights */
+            weights: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "chat" | "base" | "embedding";
+            /** Context Length */
+            context_length: number | null;
+            /** Memory Bytes */
+            memory_bytes: number;
+            /** Concurrency */
+            concurrency: number;
+            /** Min Instances */
+            min_instances: number;
+            /** Runners */
+            runners: string[];
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /** Source */
+            source: string;
+            /** Instances */
+            instances: components["schemas"]["InstanceOut"][];
+        };
         /** OrgCreate */
         OrgCreate: {
             /** Name */
@@ -1453,6 +1774,14 @@ export interface components {
         PasswordReset: {
             /** New Password */
             new_password: string;
+        };
+        /** PinIn */
+        PinIn: {
+            /**
+             * Min Instances
+             * @description Instances kept warm; 0 unpins
+             */
+            min_instances: number;
         };
         /** ProviderIn */
         ProviderIn: {
@@ -1584,6 +1913,86 @@ export interface components {
             schema?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /** RunnerOut */
+        RunnerOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+            /** Hostname */
+            hostname: string;
+            /** Platform */
+            platform: string;
+            /** Cpu Count */
+            cpu_count: number;
+            /** Memory Total */
+            memory_total: number;
+            /** Gpus */
+            gpus: components["schemas"]["GpuOut"][];
+            /** Engines */
+            engines: {
+                [key: string]: string;
+            };
+            /**
+             * Capacity
+             * @description Memory offered for models, in bytes
+             */
+            capacity: number;
+            /**
+             * Used
+             * @description Memory held by its instances (loading ones included)
+             */
+            used: number;
+            /**
+             * Connected At
+             * Format: date-time
+             */
+            connected_at: string;
+            /** Last Seen Seconds */
+            last_seen_seconds: number;
+            /** Instances */
+            instances: components["schemas"]["InstanceOut"][];
+        };
+        /** RunnerTokenIn */
+        RunnerTokenIn: {
+            /**
+             * Name
+             * @description The runner this token is for
+             */
+            name: string;
+        };
+        /** RunnerTokenOut */
+        RunnerTokenOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Prefix */
+            prefix: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Connected */
+            connected: boolean;
+            /**
+             * Token
+             * @description Only in the answer that creates it
+             */
+            token?: string | null;
+            /**
+             * Control Plane
+             * @description The URL runners should dial (HOMEPORT_PUBLIC_URL), when set
+             */
+            control_plane?: string | null;
         };
         /** ServerSettingsIn */
         ServerSettingsIn: {
@@ -1889,6 +2298,16 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /** WarmIn */
+        WarmIn: {
+            /** Model */
+            model: string;
+            /**
+             * Runner
+             * @description A runner's name; default: placed
+             */
+            runner?: string | null;
         };
     };
     responses: never;
@@ -3988,6 +4407,406 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OwnerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_runners_api_v1_runners_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunnerOut"][];
+                };
+            };
+        };
+    };
+    get_runner_api_v1_runners__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunnerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_runner_tokens_api_v1_runner_tokens_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunnerTokenOut"][];
+                };
+            };
+        };
+    };
+    create_runner_token_api_v1_runner_tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunnerTokenIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunnerTokenOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    revoke_runner_token_api_v1_runner_tokens__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_instances_api_v1_instances_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceOut"][];
+                };
+            };
+        };
+    };
+    warm_instance_api_v1_instances_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WarmIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    unload_instance_api_v1_instances__instance_id__delete: {
+        parameters: {
+            query?: {
+                /** @description Unload even while it serves requests */
+                force?: boolean;
+            };
+            header?: never;
+            path: {
+                instance_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_catalogue_api_v1_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelOut"][];
+                };
+            };
+        };
+    };
+    get_model_api_v1_models__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_model_api_v1_models__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelInput"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_model_api_v1_models__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    pin_model_api_v1_models__name__pin_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PinIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    decisions_api_v1_scheduler_decisions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                model?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionOut"][];
                 };
             };
             /** @description Validation Error */

@@ -63,7 +63,9 @@ async def create_runner_token(
     body: RunnerTokenIn, services: ServicesDep, admin: RunnersAdmin
 ) -> RunnerTokenOut:
     token, secret = await services.runners.create_token(admin, body.name)
-    return RunnerTokenOut.of(token, connected=False, secret=secret)
+    out = RunnerTokenOut.of(token, connected=False, secret=secret)
+    out.control_plane = services.settings.public_url
+    return out
 
 
 @router.delete("/runner-tokens/{name}", status_code=status.HTTP_204_NO_CONTENT)
@@ -86,8 +88,14 @@ async def warm_instance(body: WarmIn, services: ServicesDep, admin: RunnersAdmin
 
 
 @router.delete("/instances/{instance_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def unload_instance(instance_id: str, services: ServicesDep, admin: RunnersAdmin) -> None:
-    await services.runners.unload(admin, instance_id)
+async def unload_instance(
+    instance_id: str,
+    services: ServicesDep,
+    admin: RunnersAdmin,
+    force: bool = Query(default=False, description="Unload even while it serves requests"),
+) -> None:
+    """Unload an idle instance (with `force`, a busy one: its requests end with an error)."""
+    await services.runners.unload(admin, instance_id, force=force)
 
 
 # -- the model catalogue -----------------------------------------------------------------------

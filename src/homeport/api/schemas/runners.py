@@ -113,6 +113,9 @@ class RunnerTokenOut(BaseModel):
     last_used_at: datetime | None
     connected: bool
     token: str | None = Field(default=None, description="Only in the answer that creates it")
+    control_plane: str | None = Field(
+        default=None, description="The URL runners should dial (HOMEPORT_PUBLIC_URL), when set"
+    )
 
     @classmethod
     def of(

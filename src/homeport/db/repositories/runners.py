@@ -101,6 +101,9 @@ class RunnerTokenRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def delete(self, name: str) -> None:
+        await self.session.execute(delete(RunnerTokenRow).where(RunnerTokenRow.name == name))
+
     async def touch(self, token_id: str) -> None:
         await self.session.execute(
             update(RunnerTokenRow)

@@ -8,9 +8,10 @@ Options (a Model's `options`):
     dtype               "bfloat16", "float16", "float32" (default: bfloat16 on GPUs, else float32)
     trust_remote_code   run the model repository's own Python code (default false)
 
-Generation runs `model.generate` on a thread of its own and streams its text through a
-`TextIteratorStreamer`; a consumer that stops reading stops the generation at the next token.
-One request runs at a time per instance. Embedding models are mean-pooled and L2-normalised.
+Each instance does its torch work on one worker thread of its own: loading, embedding, and
+`model.generate`, whose text comes back through an `AsyncTextIteratorStreamer`. A consumer
+that stops reading stops the generation at the next token. One request runs at a time per
+instance. Embedding models are mean-pooled and L2-normalised.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import asyncio
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
 
 from homeport.domain.chat import (
     ChatDelta,
@@ -46,6 +49,8 @@ from homeport.runners.engines.base import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_CONTEXT_LENGTH = 2048
 LOAD_ERRORS = (ImportError, OSError, ValueError, RuntimeError, KeyError, TypeError)
@@ -73,6 +78,8 @@ class TransformersEngine(EngineBase):
         self._device = "cpu"
         self._memory = 0
         self._lock = asyncio.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._running: _Generation | None = None
 
     @property
     def memory_bytes(self) -> int:
@@ -115,14 +122,18 @@ class TransformersEngine(EngineBase):
         if self.spec.kind != "embedding":
             return await super().embed(texts, input_type=input_type)
         model, tokenizer = self._require()
+        embed = partial(_embed, model, tokenizer, device=self._device, limit=self._context_length())
         async with self._lock:
-            vectors, tokens = await asyncio.to_thread(
-                _embed, model, tokenizer, texts, device=self._device, limit=self._context_length()
-            )
+            vectors, tokens = await self._on_worker(embed, texts)
         return EmbeddingResult(vectors, Usage(prompt_tokens=tokens))
 
     async def unload(self) -> None:
+        if self._running is not None:
+            self._running.cancel.set()
         self._model = self._tokenizer = None
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
         gc.collect()
         if self._device.startswith("cuda"):
             await asyncio.to_thread(_torch().cuda.empty_cache)
@@ -132,18 +143,28 @@ class TransformersEngine(EngineBase):
     async def _load(self, source: str, progress: Progress) -> None:
         trust = bool(self._options.get("trust_remote_code"))
         progress(f"loading the tokenizer of {self.spec.name}", 0.0)
-        self._tokenizer = await asyncio.to_thread(_load_tokenizer, source, trust=trust)
-        self._device = str(self._options.get("device") or await asyncio.to_thread(_best_device))
+        self._tokenizer = await self._on_worker(partial(_load_tokenizer, trust=trust), source)
+        self._device = str(self._options.get("device") or await self._on_worker(_best_device))
         on_gpu = self._device.startswith("cuda")
         dtype = str(self._options.get("dtype") or ("bfloat16" if on_gpu else "float32"))
         progress(f"loading the weights of {self.spec.name} in {dtype}", 0.2)
-        model = await asyncio.to_thread(
-            _load_weights, source, dtype=dtype, embedding=self.spec.kind == "embedding", trust=trust
-        )
+        embedding = self.spec.kind == "embedding"
+        load = partial(_load_weights, dtype=dtype, embedding=embedding, trust=trust)
+        model = await self._on_worker(load, source)
         progress(f"moving {self.spec.name} to {self._device}", 0.7)
-        self._memory = await asyncio.to_thread(_to_device, model, self._device)
+        self._memory = await self._on_worker(_to_device, model, self._device)
         self._model = model
         progress(f"loaded {self.spec.name} on {self._device}", 1.0)
+
+    def _worker(self) -> ThreadPoolExecutor:
+        """The instance's one thread for torch: loading, generating and embedding run on it."""
+        if self._executor is None:
+            name = f"homeport-transformers-{self.spec.name}"
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        return self._executor
+
+    async def _on_worker(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._worker(), function, *args)
 
     def _require(self) -> tuple[Any, Any]:
         if self._model is None or self._tokenizer is None:
@@ -180,7 +201,7 @@ class TransformersEngine(EngineBase):
         model, tokenizer = self._require()
         async with self._lock:
             inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=not templated)
-            run = _Generation(model, tokenizer, inputs, name=self.spec.name)
+            run = _Generation(model, tokenizer, inputs.to(self._device))
             room = self._context_length() - run.prompt_tokens
             if room <= 0:
                 raise ContextLengthExceeded(
@@ -188,19 +209,21 @@ class TransformersEngine(EngineBase):
                     f"model '{self.spec.name}' reads at most {self._context_length()}"
                 )
             limit = min(params.max_tokens or room, room)
-            run.start(self._device, limit=limit, sampling=_sampling(params), seed=params.seed)
+            self._running = run
+            run.start(self._worker(), limit=limit, sampling=_sampling(params), seed=params.seed)
             try:
                 async for delta in _stream(run, params.stop, limit=limit):
                     yield delta
             finally:
                 await run.stop()
+                self._running = None
 
 
 class _Generation:
-    """One `model.generate` on its own thread: its text stream, token count and stop switch."""
+    """One `model.generate` on the engine's worker thread: its text, token count and stop switch."""
 
-    def __init__(self, model: Any, tokenizer: Any, inputs: Any, *, name: str):
-        from transformers import StoppingCriteriaList, TextIteratorStreamer
+    def __init__(self, model: Any, tokenizer: Any, inputs: Any):
+        from transformers import AsyncTextIteratorStreamer, StoppingCriteriaList
 
         self._model = model
         self._inputs = inputs
@@ -210,28 +233,25 @@ class _Generation:
         self.generated = 0
         self.cancel = threading.Event()
         self.error: Exception | None = None
-        self.streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        self._thread = threading.Thread(
-            target=self._run, name=f"homeport-transformers-{name}", daemon=True
+        self.streamer = AsyncTextIteratorStreamer(
+            tokenizer, skip_prompt=True, skip_special_tokens=True
         )
         self._criteria = StoppingCriteriaList([self])
         self._kwargs: dict[str, Any] = {}
+        self._done: asyncio.Future[None] | None = None
 
-    def start(self, device: str, *, limit: int, sampling: dict[str, Any], seed: int | None) -> None:
-        self._inputs = self._inputs.to(device)
+    def start(
+        self, worker: Executor, *, limit: int, sampling: dict[str, Any], seed: int | None
+    ) -> None:
         self._kwargs = {**sampling, "max_new_tokens": limit, "pad_token_id": self._pad}
         if seed is not None:
             _torch().manual_seed(seed)
-        self._thread.start()
-
-    async def next_text(self) -> str | None:
-        """The next piece of text, or None once generation has ended."""
-        return await asyncio.to_thread(next, self.streamer, None)
+        self._done = asyncio.get_running_loop().run_in_executor(worker, self._run)
 
     async def stop(self) -> None:
         self.cancel.set()
-        if self._thread.is_alive():
-            await asyncio.to_thread(self._thread.join)
+        if self._done is not None:
+            await self._done
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         """A stopping criterion: counts tokens and stops once `cancel` is set."""
@@ -257,7 +277,7 @@ async def _stream(
     run: _Generation, stops: Sequence[str], *, limit: int
 ) -> AsyncIterator[ChatDelta]:
     cutter = _StopCutter(stops)
-    while (text := await run.next_text()) is not None:
+    async for text in run.streamer:
         if piece := cutter.feed(text):
             yield ChatDelta(content=piece)
         if cutter.stopped:

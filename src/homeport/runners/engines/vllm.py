@@ -206,7 +206,7 @@ class VllmEngine(EngineBase):
         self._reader: asyncio.Task[None] | None = None
         self._tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         self._progress: Progress | None = None
-        self._given_bytes = spec.memory_bytes
+        self._given_bytes = 0
         self._weights_bytes = 0
         self._http: aiohttp.ClientSession | None = None
         self._api: OpenAICompatProvider | None = None
@@ -305,7 +305,7 @@ class VllmEngine(EngineBase):
         timeout = float(self._options.get("load_timeout") or DEFAULT_LOAD_TIMEOUT)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        exited = asyncio.ensure_future(self._process.wait())
+        exited = asyncio.create_task(self._process.wait())
         try:
             while not await self._healthy(http):
                 remaining = deadline - loop.time()

@@ -5,6 +5,7 @@ import { usePath } from "../../router";
 import { ApiKeysAdmin } from "./ApiKeysAdmin";
 import { AuditLog } from "./AuditLog";
 import { ProvidersAdmin } from "./ProvidersAdmin";
+import { RunnersAdmin } from "./RunnersAdmin";
 import { UsageAdmin } from "./UsageAdmin";
 import { UsersAdmin } from "./UsersAdmin";
 
@@ -12,6 +13,7 @@ const SECTIONS = [
   { path: "/admin/users", label: "Users" },
   { path: "/admin/keys", label: "API keys" },
   { path: "/admin/providers", label: "Providers" },
+  { path: "/admin/runners", label: "Runners" },
   { path: "/admin/usage", label: "Usage" },
   { path: "/admin/audit", label: "Audit log" },
 ] as const;
@@ -49,6 +51,7 @@ export function AdminPage({ credentials }: { credentials: Credentials }) {
         {current.path === "/admin/users" && <UsersAdmin client={client} />}
         {current.path === "/admin/keys" && <ApiKeysAdmin client={client} />}
         {current.path === "/admin/providers" && <ProvidersAdmin client={client} />}
+        {current.path === "/admin/runners" && <RunnersAdmin client={client} />}
         {current.path === "/admin/usage" && <UsageAdmin client={client} />}
         {current.path === "/admin/audit" && <AuditLog client={client} />}
       </main>
