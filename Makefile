@@ -9,7 +9,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f) \
 	web/index.html web/package.json web/tsconfig.json web/vite.config.ts
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-fast web web-schema chromium lint typecheck format check bench bench-gateway bench-stream clean
+.PHONY: run test test-fast web web-schema chromium lint typecheck format check bench bench-gateway bench-stream bench-scheduler clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,7 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-bench: bench-gateway bench-stream
+bench: bench-gateway bench-stream bench-scheduler
 
 bench-gateway: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
@@ -68,6 +68,9 @@ bench-gateway: $(STAMP)
 
 bench-stream: $(STAMP)
 	$(BIN)/python bench/embedded_stream.py
+
+bench-scheduler: $(STAMP)
+	$(BIN)/python bench/scheduler.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

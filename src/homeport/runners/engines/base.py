@@ -12,6 +12,7 @@ callback, and once loaded, `memory_bytes` says what the instance really uses.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import AsyncIterator, Callable
 from types import ModuleType
@@ -108,8 +109,9 @@ def engine_version(name: str) -> str | None:
     return str(version) if version else None
 
 
-def available_engines(names: tuple[str, ...] | list[str] = DEFAULT_ENGINES) -> dict[str, str]:
-    """Engine name -> version, for the engines that can run here."""
+@functools.cache
+def available_engines(names: tuple[str, ...] = DEFAULT_ENGINES) -> dict[str, str]:
+    """Engine name -> version, for the engines that can run here (found once a process)."""
     found = {name: engine_version(name) for name in names}
     return {name: version for name, version in found.items() if version}
 

@@ -47,7 +47,12 @@ from homeport.errors import ServiceUnavailable
 from homeport.providers.base import ProviderSpec
 from homeport.providers.http import create_http_session
 from homeport.providers.openai_compat import OpenAICompatProvider
-from homeport.runners.engines.base import EngineBase, Progress, base_model_prompt
+from homeport.runners.engines.base import (
+    EngineBase,
+    Progress,
+    base_model_prompt,
+    with_default_max_tokens,
+)
 from homeport.runners.hardware import detect_gpus
 
 log = logging.getLogger(__name__)
@@ -247,7 +252,8 @@ class VllmEngine(EngineBase):
     def complete_stream(self, request: CompletionRequest) -> AsyncIterator[ChatDelta]:
         if self.spec.kind == "embedding":
             return super().complete_stream(request)
-        return _usage_on_last(self._require().complete_stream(self.spec.info(), request))
+        capped = replace(request, params=with_default_max_tokens(request.params))
+        return _usage_on_last(self._require().complete_stream(self.spec.info(), capped))
 
     async def embed(self, texts: list[str], *, input_type: str | None) -> EmbeddingResult:
         if self.spec.kind != "embedding":
