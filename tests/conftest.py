@@ -178,8 +178,11 @@ def free_port() -> int:
 class LiveServer:
     """`create_app(settings)` served by uvicorn (uvloop, httptools) in a thread."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, tls: tuple[Path, Path] | None = None):
+        """`tls`: (certificate, key) files to serve https."""
         self.settings = settings
+        self.scheme = "https" if tls else "http"
+        self.certificate = tls[0] if tls else None
         config = uvicorn.Config(
             create_app(settings, access_log=False),
             host="127.0.0.1",
@@ -189,13 +192,15 @@ class LiveServer:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.port}"
+        return f"{self.scheme}://127.0.0.1:{self.settings.port}"
 
     def start(self) -> LiveServer:
         self.thread.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -19,8 +20,12 @@ GIB = 1024**3
 
 
 def admin(server: LiveServer) -> httpx.Client:
+    trust = ssl.create_default_context(cafile=server.certificate) if server.certificate else True
     return httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=60,
+        verify=trust,
     )
 
 
@@ -47,8 +52,10 @@ class RunnerProcess:
         memory: str = "10Gi",
         engines: tuple[str, ...] = ("fake",),
         token: str | None = None,
+        env: dict[str, str] | None = None,
     ):
         self.server, self.name, self.memory, self.engines = server, name, memory, engines
+        self.env = env or {}
         self.log = tmp_path / f"runner-{name}.log"
         if token is None:
             with admin(server) as http:
@@ -65,6 +72,7 @@ class RunnerProcess:
             "HOMEPORT_RUNNER_TOKEN": self.token,
             "HOMEPORT_RUNNER_MEMORY": self.memory,
             "HOMEPORT_RUNNER_ENGINES": ",".join(self.engines),
+            **self.env,
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from homeport.testing.proxy import ForwardProxy
 from tests.conftest import ADMIN_KEY, LiveServer, free_port, make_settings
 from tests.runner_support import (
     GIB,
@@ -371,3 +372,77 @@ def test_the_real_llama_cpp_engine_through_a_runner_process(
         assert instance["runner"] == "cpu-box" and instance["memory_bytes"] >= 600 * 1024**2
     finally:
         runner.stop()
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_a_runner_dials_out_over_tls_through_an_http_proxy(tmp_path: Path) -> None:
+    """A runner behind a proxy: wss:// to an https control plane, tunnelled with CONNECT."""
+    tls = self_signed_certificate(tmp_path)
+    settings = make_settings(tmp_path, port=free_port(), runner_heartbeat_seconds=0.5)
+    server = LiveServer(settings, tls=tls).start()
+    proxy = ForwardProxy().start()
+    environment = {"HTTPS_PROXY": proxy.url, "NO_PROXY": "", "SSL_CERT_FILE": str(tls[0])}
+    runner = RunnerProcess(server, "behind-nat", tmp_path, env=environment)
+    try:
+        runner.start()
+        assert proxy.targets == [f"CONNECT 127.0.0.1:{settings.port}"]
+        assert "through http://127.0.0.1" in runner.output()
+        put_model(server, "tunnelled", runners=["behind-nat"])
+        answer = chat(server, "local/tunnelled", "through the tunnel")
+        assert answer.json()["choices"][0]["message"]["content"] == "echo: through the tunnel"
+    finally:
+        runner.stop()
+        proxy.stop()
+        server.stop()
+
+
+def test_a_runner_refuses_a_control_plane_it_cannot_verify(tmp_path: Path) -> None:
+    tls = self_signed_certificate(tmp_path)
+    server = LiveServer(make_settings(tmp_path, port=free_port()), tls=tls).start()
+    runner = RunnerProcess(server, "careful", tmp_path, env={"SSL_CERT_FILE": "/nonexistent"})
+    try:
+        runner.start(wait=False)
+        wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in runner.output(), what="a TLS refusal")
+        assert runner.info() is None
+    finally:
+        runner.stop()
+        server.stop()

@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -280,18 +282,32 @@ class Backoff:
         self.attempt = 0
 
 
+def proxy_for(control_plane: str) -> str | None:
+    """The proxy for the control plane's URL under the usual rules: HTTPS_PROXY for https,
+    HTTP_PROXY for http, none for hosts in NO_PROXY (read by urllib)."""
+    parts = urlsplit(control_plane)
+    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
 async def connect(runner: Runner, control_plane: str, token: str) -> None:
     """Stay connected to the control plane until cancelled; a rejected token ends it."""
     url = websocket_url(control_plane)
+    proxy = proxy_for(control_plane)
     backoff = Backoff()
     headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(trust_env=True) as http:
+    async with aiohttp.ClientSession() as http:
         while True:
             try:
                 async with http.ws_connect(
-                    url, headers=headers, heartbeat=20, max_msg_size=MAX_MESSAGE_BYTES
+                    url,
+                    headers=headers,
+                    heartbeat=20,
+                    max_msg_size=MAX_MESSAGE_BYTES,
+                    proxy=proxy,
                 ) as ws:
-                    log.info("connected to %s", url)
+                    log.info("connected to %s%s", url, f" through {proxy}" if proxy else "")
                     backoff.reset()
                     await runner.session(AiohttpChannel(ws))
             except aiohttp.WSServerHandshakeError as exc:
