@@ -5,7 +5,9 @@
     │   ├── ValidationFailed           a field has the wrong type or value
     │   ├── PayloadTooLarge            the body is over the configured limit
     │   ├── ContextLengthExceeded      the newest message alone does not fit the model
-    │   └── UnsupportedFeature         the model or provider cannot do what was asked
+    │   ├── UnsupportedFeature         the model or provider cannot do what was asked
+    │   ├── DocumentUnreadable         a document is malformed, encrypted or of no known type
+    │   └── OutboundBlocked            a URL points where Homeport may not fetch (SSRF guard)
     ├── AuthenticationFailed           no credential, or a wrong, expired or revoked one
     ├── PermissionDenied               authenticated, but not allowed
     ├── NotFound                       no such resource (or not visible to the caller)
@@ -54,6 +56,15 @@ class ContextLengthExceeded(InvalidRequest):
 
 class UnsupportedFeature(InvalidRequest):
     pass
+
+
+class DocumentUnreadable(InvalidRequest):
+    pass
+
+
+class OutboundBlocked(InvalidRequest):
+    def __init__(self, message: str, *, param: str | None = "url"):
+        super().__init__(message, param=param, code="url_not_allowed")
 
 
 class AuthenticationFailed(HomeportError):

@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     runner_heartbeat_seconds: float = Field(default=5.0, gt=0)
     runner_missed_heartbeats: int = Field(default=3, ge=1)
 
+    # Knowledge (docs/knowledge.md). Outbound fetches (web pages, API tools) refuse private,
+    # loopback and link-local addresses unless allowed here: hosts, host:port pairs or CIDRs.
+    outbound_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+    upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Where vectors live: `sqlite` (sqlite-vec + FTS5 in data_dir) or `postgres` (pgvector +
+    # full-text search in the main database); default: the main database's kind.
+    knowledge_store: Literal["sqlite", "postgres"] | None = None
+    chunk_size: int = Field(default=400, ge=32, le=8192)
+    chunk_overlap: int = Field(default=60, ge=0, le=4096)
+    ingest_workers: int = Field(default=2, ge=1, le=64)
+
     # Single sign-on with OpenID Connect (docs/sso.md); off while no issuer is set.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -133,7 +146,7 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
-    @field_validator("oidc_allowed_domains", "oidc_admin_groups", mode="before")
+    @field_validator("oidc_allowed_domains", "oidc_admin_groups", "outbound_allow", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split(value, ",")

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -382,5 +383,94 @@ class ModelRow(Base):
     runners: Mapped[list[str]] = mapped_column(JSON, default=list)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(StoredString(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeBaseRow(Base):
+    """A knowledge base: an owner, an embedding model, and the index version queries read."""
+
+    __tablename__ = "knowledge_bases"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_knowledge_owner_name"),)
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    name: Mapped[str] = mapped_column(StoredString(100))
+    description: Mapped[str] = mapped_column(StoredText(), default="")
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True
+    )
+    embedding_model: Mapped[str] = mapped_column(StoredString(200))
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    chunk_overlap: Mapped[int] = mapped_column(Integer)
+    active_version: Mapped[int] = mapped_column(Integer, default=1)
+    building_version: Mapped[int | None] = mapped_column(Integer)
+    schedule: Mapped[str | None] = mapped_column(StoredString(100))
+    next_refresh_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeSourceRow(Base):
+    """What a knowledge base reads: an uploaded file, a URL (or crawl), or inline text."""
+
+    __tablename__ = "knowledge_sources"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    kb_id: Mapped[str] = mapped_column(
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(StoredString(8))
+    uri: Mapped[str] = mapped_column(StoredString(2048))
+    title: Mapped[str | None] = mapped_column(StoredString(300))
+    content_type: Mapped[str | None] = mapped_column(StoredString(100))
+    blob: Mapped[str | None] = mapped_column(StoredString(64))  # sha256 of a stored file
+    text: Mapped[str | None] = mapped_column(StoredText())
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeDocumentRow(Base):
+    """One document of a source in one index version, and how its ingestion goes."""
+
+    __tablename__ = "knowledge_documents"
+    __table_args__ = (
+        UniqueConstraint("source_id", "version", "uri", name="uq_knowledge_document"),
+    )
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    kb_id: Mapped[str] = mapped_column(
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("knowledge_sources.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    uri: Mapped[str] = mapped_column(StoredString(2048))
+    title: Mapped[str | None] = mapped_column(StoredString(300))
+    content_type: Mapped[str | None] = mapped_column(StoredString(100))
+    blob: Mapped[str | None] = mapped_column(StoredString(64))
+    state: Mapped[str] = mapped_column(StoredString(16), default="queued")
+    error: Mapped[str | None] = mapped_column(StoredText())
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class JobRow(Base):
+    """A background job: claimed with a lease, so a crashed worker's jobs run again."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(StoredString(32), index=True)
+    key: Mapped[str] = mapped_column(StoredString(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(StoredString(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(StoredText())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

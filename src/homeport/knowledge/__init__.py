@@ -1,0 +1,1 @@
+"""Knowledge: converting, chunking, fetching, indexing and retrieving documents."""
