@@ -20,6 +20,7 @@ from homeport.api.routers import (
     auth,
     device,
     health,
+    knowledge,
     openai,
     orgs,
     providers,
@@ -75,10 +76,14 @@ def create_app(
     for module in (sso, device):
         app.include_router(module.router)
     app.include_router(usage_routes.router)
-    for module in (orgs, sharing, runners):
+    for module in (orgs, sharing, runners, knowledge):
         app.include_router(module.router)
     mount_web(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_request_bytes,
+        upload_limit=settings.upload_max_bytes,
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics, access_log=access_log)
     return app
 

@@ -15,31 +15,38 @@ from homeport.observability.metrics import Metrics
 log = logging.getLogger("homeport.access")
 
 
-class BodyLimitMiddleware:
-    """Refuse bodies over `limit` bytes with 413, before the application reads them."""
+# Routes that take file uploads end with this; they get the upload limit instead.
+UPLOAD_SUFFIX = "/files"
 
-    def __init__(self, app: ASGIApp, *, limit: int):
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `limit` bytes (`upload_limit` for uploads) with 413, before the
+    application reads them."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, upload_limit: int | None = None):
         self.app = app
         self.limit = limit
+        self.upload_limit = upload_limit or limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.upload_limit if scope["path"].endswith(UPLOAD_SUFFIX) else self.limit
         length = _header(scope, b"content-length")
         if length is not None:
-            if not length.isdigit() or int(length) > self.limit:
-                await _too_large(send, self.limit)
+            if not length.isdigit() or int(length) > limit:
+                await _too_large(send, limit)
                 return
             await self.app(scope, receive, send)
             return
-        body = await self._read_bounded(receive)
+        body = await self._read_bounded(receive, limit)
         if body is None:
-            await _too_large(send, self.limit)
+            await _too_large(send, limit)
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read_bounded(self, receive: Receive) -> bytes | None:
+    async def _read_bounded(self, receive: Receive, limit: int) -> bytes | None:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -48,7 +55,7 @@ class BodyLimitMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):

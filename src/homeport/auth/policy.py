@@ -6,8 +6,9 @@ what depends on the resource (an organization's admins, a grant, an owner) throu
 
     platform admin       everything
     org owner / admin    a member's permissions, and managing their organizations
-    member               a viewer's, and keys, sharing and apply
-    viewer               models, inference (chat), own sessions, profile, own usage
+    member               a viewer's, and keys, sharing, apply and knowledge bases of their own
+    viewer               models, inference (chat), own sessions, profile, own usage, reading
+                         the knowledge shared with them
     in no organization   profile and own usage only
 """
 
@@ -31,6 +32,8 @@ class Permission(StrEnum):
     SHARING = "sharing"  # share what one owns
     APPLY = "apply"  # declarative resources (each kind checks further)
     USAGE_OWN = "usage:own"
+    KNOWLEDGE = "knowledge"  # read and query knowledge bases one may read
+    KNOWLEDGE_MANAGE = "knowledge:manage"  # create knowledge bases, add sources
     # Platform administration.
     USERS_MANAGE = "users:manage"
     PROVIDERS_MANAGE = "providers:manage"
@@ -48,9 +51,15 @@ VIEWER = frozenset(
         Permission.PROFILE,
         Permission.ORGS_READ,
         Permission.USAGE_OWN,
+        Permission.KNOWLEDGE,
     }
 )
-MEMBER = VIEWER | {Permission.KEYS, Permission.SHARING, Permission.APPLY}
+MEMBER = VIEWER | {
+    Permission.KEYS,
+    Permission.SHARING,
+    Permission.APPLY,
+    Permission.KNOWLEDGE_MANAGE,
+}
 ORG_ADMIN = MEMBER | {Permission.ORGS_MANAGE}
 EVERYTHING = frozenset(Permission)
 # A user in no organization (removed from all of them) keeps only their profile and usage.
@@ -67,7 +76,9 @@ BY_ORG_ROLE = {
 SCOPES: dict[str, frozenset[Permission]] = {
     "inference": frozenset({Permission.MODELS, Permission.INFERENCE}),
     "sessions": frozenset({Permission.MODELS, Permission.SESSIONS, Permission.INFERENCE}),
-    "read": frozenset({Permission.MODELS, Permission.PROFILE, Permission.ORGS_READ}),
+    "read": frozenset(
+        {Permission.MODELS, Permission.PROFILE, Permission.ORGS_READ, Permission.KNOWLEDGE}
+    ),
 }
 APP_SCOPE_PREFIX = "app:"
 

@@ -69,6 +69,7 @@ class StoredText(StoredString):
     """TEXT that takes any Python string, as `StoredString`."""
 
     impl = Text
+    cache_ok = True
 
 
 class Base(DeclarativeBase):

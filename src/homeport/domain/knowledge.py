@@ -9,7 +9,8 @@ version n, then switches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 SourceKind = Literal["file", "url", "text"]
 DocumentState = Literal["queued", "fetching", "converting", "embedding", "ready", "failed"]
@@ -81,3 +82,53 @@ class Hit:
     score: float
     dense_score: float | None = None
     keyword_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    id: str
+    name: str
+    description: str
+    owner_id: str
+    embedding_model: str
+    chunk_size: int
+    chunk_overlap: int
+    active_version: int
+    building_version: int | None
+    schedule: str | None
+    session_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    next_refresh_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    kb_id: str
+    kind: SourceKind
+    uri: str  # the URL, the file's name, or a name for inline text
+    title: str | None
+    content_type: str | None
+    blob: str | None
+    options: dict[str, Any]
+    created_at: datetime
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    id: str
+    kb_id: str
+    source_id: str
+    version: int
+    uri: str
+    title: str | None
+    content_type: str | None
+    state: DocumentState
+    error: str | None
+    progress: float
+    chunks: int
+    created_at: datetime
+    updated_at: datetime
+    blob: str | None = None

@@ -13,7 +13,10 @@ import aiohttp
 from homeport.auth.secretbox import SecretBox
 from homeport.db.engine import Database
 from homeport.domain.runners import parse_memory
+from homeport.knowledge.blobs import BlobStore
+from homeport.knowledge.stores.base import VectorStore, open_store
 from homeport.observability.metrics import Metrics
+from homeport.outbound import OutboundClient
 from homeport.providers.base import ProviderContext
 from homeport.providers.catalog import ModelCatalog
 from homeport.providers.http import create_http_session
@@ -30,6 +33,9 @@ from homeport.services.apply import ApplyService, ProviderKind
 from homeport.services.audit import AuditService
 from homeport.services.device import DeviceService
 from homeport.services.inference import InferenceService
+from homeport.services.ingest import Ingestor
+from homeport.services.jobs import JobRunner
+from homeport.services.knowledge import KnowledgeOwnedData, KnowledgeService, KnowledgeShares
 from homeport.services.limits import LimitsService
 from homeport.services.providers import ProviderService
 from homeport.services.runners import (
@@ -59,6 +65,9 @@ class Services:
     catalog: ModelCatalog
     scheduler: Scheduler
     runners: RunnerService
+    jobs: JobRunner
+    knowledge: KnowledgeService
+    outbound: OutboundClient
     audit: AuditService
     users: UserService
     accounts: AccountService
@@ -87,16 +96,26 @@ async def build_services(
         read_timeout=settings.upstream_read_timeout,
     )
     catalog = ModelCatalog(default_model=settings.default_model)
+    outbound = OutboundClient.from_settings(settings)
+    store: VectorStore | None = None
     try:
         await db.migrate()
-        services = _assemble(settings, db, http, catalog, metrics or Metrics())
+        store = await open_store(settings, db)
+        services = _assemble(settings, db, http, catalog, metrics or Metrics(), outbound, store)
         await services.users.bootstrap(settings)
         await services.runners.start()
         await services.providers.start()
-        async with services.usage.running(), _running_runners(services):
+        async with (
+            services.usage.running(),
+            _running_runners(services),
+            _running_jobs(services),
+        ):
             yield services
     finally:
         await catalog.close()
+        await outbound.aclose()
+        if store is not None:
+            await store.close()
         await http.close()
         await db.close()
 
@@ -107,6 +126,8 @@ def _assemble(
     http: aiohttp.ClientSession,
     catalog: ModelCatalog,
     metrics: Metrics,
+    outbound: OutboundClient,
+    store: VectorStore,
 ) -> Services:
     audit = AuditService(db)
     models = ModelCatalogue(builtin_models(settings, chat_model=_embedded_chat(settings)))
@@ -139,6 +160,22 @@ def _assemble(
     providers = ProviderService(
         db, catalog, box=SecretBox(settings.secret_keys()), context=ProviderContext(http, settings)
     )
+    jobs = JobRunner(db, workers=settings.ingest_workers)
+    blobs = BlobStore(settings.ensure_data_dir() / "files")
+    knowledge = KnowledgeService(
+        settings,
+        db,
+        audit,
+        jobs=jobs,
+        store=store,
+        router=router,
+        catalog=catalog,
+        blobs=blobs,
+        ingestor=Ingestor(db, store, router, lambda: outbound, blobs),
+        grants=sharing.index(KnowledgeShares.name),
+    )
+    sharing.register(KnowledgeShares(db))
+    users.register_owned_data(KnowledgeOwnedData(store))
     apply = ApplyService(audit)
     apply.register_kind("Provider", ProviderKind(providers))
     apply.register_kind("Model", ModelKind(runners))
@@ -151,6 +188,9 @@ def _assemble(
         catalog=catalog,
         scheduler=scheduler,
         runners=runners,
+        jobs=jobs,
+        knowledge=knowledge,
+        outbound=outbound,
         audit=audit,
         users=users,
         accounts=accounts,
@@ -166,6 +206,21 @@ def _assemble(
         sso=sso,
         device=DeviceService(settings, db, audit=audit, users=users),
     )
+
+
+@asynccontextmanager
+async def _running_jobs(services: Services) -> AsyncIterator[None]:
+    """The background job workers and the knowledge refresh schedule."""
+    tasks = [
+        asyncio.create_task(services.jobs.run(), name="jobs"),
+        asyncio.create_task(services.knowledge.refresh_due(), name="knowledge-schedule"),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _embedded_chat(settings: Settings) -> bool:
