@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from homeport import __version__
-from homeport.cli import admin, orgs, runners, users
+from homeport.cli import admin, knowledge, orgs, runners, users
 from homeport.cli.client import Client
 from homeport.cli.device import device_login
 from homeport.cli.output import handle_errors, table
@@ -26,6 +26,7 @@ admin.register(app)  # usage, quotas
 orgs.register(app)  # orgs, teams
 users.register(app)  # users
 runners.register(app)  # runner, runners
+knowledge.register(app)  # knowledge
 
 
 def main() -> None:

@@ -134,6 +134,8 @@ class ChatSessionRow(Base):
     title: Mapped[str] = mapped_column(StoredString(200))
     model: Mapped[str | None] = mapped_column(StoredString(300))
     system_prompt: Mapped[str | None] = mapped_column(StoredText())
+    # Knowledge bases the session's answers are grounded in (ids).
+    knowledge: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -158,6 +160,7 @@ class MessageRow(Base):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     finish_reason: Mapped[str | None] = mapped_column(StoredString(32))
     reply_to: Mapped[str | None] = mapped_column(StoredString(40))
+    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

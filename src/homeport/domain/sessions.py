@@ -4,9 +4,58 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 MessageStatus = Literal["complete", "error", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A source an answer was grounded in: numbered as the model saw it (`[index]`).
+
+    `url` opens the source: the page for a web page, the stored file for an upload (at
+    `#page=N` for a PDF). `cited` says whether the answer wrote `[index]`.
+    """
+
+    index: int
+    source: str
+    title: str | None
+    section: str | None
+    page: int | None
+    snippet: str
+    url: str
+    knowledge_base: str
+    document_id: str
+    chunk_id: str
+    score: float
+    cited: bool = False
+
+    @property
+    def location(self) -> str | None:
+        parts = [self.section, f"p. {self.page}" if self.page else None]
+        return " · ".join(p for p in parts if p) or None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "source": self.source,
+            "title": self.title,
+            "section": self.section,
+            "page": self.page,
+            "location": self.location,
+            "snippet": self.snippet,
+            "url": self.url,
+            "knowledge_base": self.knowledge_base,
+            "document_id": self.document_id,
+            "chunk_id": self.chunk_id,
+            "score": self.score,
+            "cited": self.cited,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        fields = {k: v for k, v in data.items() if k != "location"}
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +74,7 @@ class StoredMessage:
     duration_ms: int | None = None
     finish_reason: str | None = None
     reply_to: str | None = None
+    citations: tuple[Citation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +86,4 @@ class ChatSession:
     system_prompt: str | None
     created_at: datetime
     updated_at: datetime
+    knowledge: tuple[str, ...] = ()

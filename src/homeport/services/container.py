@@ -199,7 +199,7 @@ def _assemble(
         inference=inference,
         usage=usage,
         limits=limits,
-        sessions=SessionService(db, inference),
+        sessions=SessionService(db, inference, knowledge),
         apply=apply,
         access=AccessService(db, audit, caches=[users]),
         sharing=sharing,

@@ -102,8 +102,9 @@ class Ingestor:
     async def _crawl(
         self, kb: KnowledgeBase, source: Source, version: int
     ) -> AsyncIterator[Raw | tuple[str, str]]:
-        await self._set_state(kb, source, version, source.uri, state="fetching")
+        start = await self._set_state(kb, source, version, source.uri, state="fetching")
         options = source.options
+        seen: set[str] = set()
         try:
             async for result in crawl(
                 self.outbound(),
@@ -113,13 +114,17 @@ class Ingestor:
                 same_site=bool(options.get("same_site", True)),
                 respect_robots=bool(options.get("respect_robots", True)),
             ):
+                seen.add(result.url)
                 if result.page is None:
                     yield (result.url, result.error or "could not be fetched")
                     continue
                 page = result.page
                 yield Raw(result.url, page.data, page.content_type, url=page.final_url)
         except HomeportError as exc:
+            seen.add(source.uri)
             yield (source.uri, exc.message)
+        if source.uri not in seen:  # the crawl named the start page otherwise
+            await self._forget(start)
 
     # -- one document --------------------------------------------------------------------------
 
@@ -209,6 +214,10 @@ class Ingestor:
                 **{"error": None, "progress": 0.0, "chunks": 0, **values},
             )
         return document.id
+
+    async def _forget(self, document_id: str) -> None:
+        async with self.db.transaction() as session:
+            await KnowledgeRepository(session).delete_document(document_id)
 
     async def _update(self, document_id: str, **values: object) -> None:
         async with self.db.transaction() as session:

@@ -235,6 +235,20 @@ class KnowledgeService:
             await self._enqueue(kb, source, version)
         return source
 
+    async def _queued(self, kb: KnowledgeBase, source: Source, version: int) -> None:
+        """Show the source's (first) document as queued until its job starts."""
+        async with self.db.transaction() as session:
+            await KnowledgeRepository(session).upsert_document(
+                kb_id=kb.id,
+                source_id=source.id,
+                version=version,
+                uri=source.uri,
+                state="queued",
+                error=None,
+                progress=0.0,
+                chunks=0,
+            )
+
     async def sources(self, principal: Principal, ref: str) -> list[Source]:
         kb = await self.get(principal, ref)
         async with self.db.transaction() as session:
@@ -294,6 +308,7 @@ class KnowledgeService:
     async def _enqueue(
         self, kb: KnowledgeBase, source: Source, version: int, *, model: str | None = None
     ) -> None:
+        await self._queued(kb, source, version)
         payload = {"kb": kb.id, "source": source.id, "version": version}
         if model or self._pending_models.get((kb.id, version)):
             payload["model"] = model or self._pending_models[(kb.id, version)]
@@ -356,6 +371,10 @@ class KnowledgeService:
         return await self.search(
             kbs, text, top_k=top_k, threshold=threshold, mode=mode, caller=Caller.of(principal)
         )
+
+    async def of_session(self, session_id: str) -> list[KnowledgeBase]:
+        async with self.db.transaction() as session:
+            return await KnowledgeRepository(session).of_session(session_id)
 
     async def readable(self, principal: Principal, ids: Sequence[str]) -> list[KnowledgeBase]:
         async with self.db.transaction() as session:

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from homeport.db.engine import Database
 from homeport.db.repositories import ChatSessionRepository
 from homeport.domain.chat import ChatDelta, ChatMessage, ChatRequest, SamplingParams, Usage
+from homeport.domain.knowledge import Source
 from homeport.domain.models import ModelInfo
-from homeport.domain.sessions import ChatSession, StoredMessage
+from homeport.domain.sessions import ChatSession, Citation, StoredMessage
 from homeport.domain.users import Principal
 from homeport.errors import HomeportError, NotFound, ValidationFailed
+from homeport.services.grounding import Grounder, mark_cited
 from homeport.services.inference import InferenceService
+from homeport.services.knowledge import KnowledgeInput, KnowledgeService
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -29,13 +32,15 @@ TITLE_LENGTH = 60
 
 @dataclass(slots=True)
 class Turn:
-    """A started turn: the model answering, the stored user message, the answer's events."""
+    """A started turn: the model answering, the stored user message, the answer's events,
+    and the sources it was grounded in."""
 
     session: ChatSession
     model: ModelInfo
     user_message: StoredMessage
     events: AsyncIterator[ChatDelta]
     result: list[StoredMessage] = field(default_factory=list)
+    citations: tuple[Citation, ...] = ()
 
     @property
     def assistant_message(self) -> StoredMessage | None:
@@ -43,9 +48,11 @@ class Turn:
 
 
 class SessionService:
-    def __init__(self, db: Database, inference: InferenceService):
+    def __init__(self, db: Database, inference: InferenceService, knowledge: KnowledgeService):
         self.db = db
         self.inference = inference
+        self.knowledge = knowledge
+        self.grounder = Grounder(knowledge)
 
     async def create(
         self,
@@ -54,14 +61,22 @@ class SessionService:
         title: str | None = None,
         model: str | None = None,
         system_prompt: str | None = None,
+        knowledge: Sequence[str] = (),
     ) -> ChatSession:
+        """A new session; `knowledge` names bases (ids or names) its answers are grounded in."""
+        ids = await self._knowledge_ids(principal, knowledge)
         async with self.db.transaction() as session:
             return await ChatSessionRepository(session).add(
                 user_id=principal.user_id,
                 title=(title or "").strip()[:200] or DEFAULT_TITLE,
                 model=model,
                 system_prompt=system_prompt,
+                knowledge=ids,
             )
+
+    async def _knowledge_ids(self, principal: Principal, refs: Sequence[str]) -> list[str]:
+        """Ids of the named bases; one the principal may not read is not found."""
+        return list(dict.fromkeys([(await self.knowledge.get(principal, r)).id for r in refs]))
 
     async def page(
         self, principal: Principal, *, limit: int, after: str | None
@@ -82,9 +97,17 @@ class SessionService:
             return found, await repo.messages(session_id)
 
     async def update(
-        self, principal: Principal, session_id: str, *, title: str | None, model: str | None
+        self,
+        principal: Principal,
+        session_id: str,
+        *,
+        title: str | None,
+        model: str | None,
+        knowledge: Sequence[str] | None = None,
     ) -> ChatSession:
-        values: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        if knowledge is not None:
+            values["knowledge"] = await self._knowledge_ids(principal, knowledge)
         if title is not None:
             if not title.strip():
                 raise ValidationFailed("title must not be empty", param="title")
@@ -100,6 +123,10 @@ class SessionService:
         return updated
 
     async def delete(self, principal: Principal, session_id: str) -> None:
+        """Delete a session, with the files attached to it."""
+        await self.get(principal, session_id)
+        for kb in await self.knowledge.of_session(session_id):
+            await self.knowledge.delete(principal, kb.id)
         async with self.db.transaction() as session:
             if not await ChatSessionRepository(session).delete(
                 session_id, user_id=principal.user_id
@@ -114,14 +141,23 @@ class SessionService:
         content: str,
         model: str | None = None,
         params: SamplingParams | None = None,
+        knowledge: Sequence[str] | None = None,
     ) -> Turn:
-        """Validate, start the model, store the user's message; the caller drains `events`."""
+        """Validate, ground, start the model, store the user's message; the caller drains
+        `events`. `knowledge` replaces the session's bases for this turn."""
         if not content.strip():
             raise ValidationFailed("content must not be empty", param="content")
         chat_session, history = await self.get(principal, session_id)
+        kb_ids = (
+            chat_session.knowledge
+            if knowledge is None
+            else await self._knowledge_ids(principal, knowledge)
+        )
+        attached = [kb.id for kb in await self.knowledge.of_session(session_id)]
+        grounding = await self.grounder.ground(principal, [*kb_ids, *attached], content)
         request = ChatRequest(
             model=model or chat_session.model or "",
-            messages=_prompt(chat_session, history, content),
+            messages=_prompt(chat_session, history, content, grounding.message),
             params=params or SamplingParams(),
             user=principal.user_id,
         )
@@ -131,9 +167,34 @@ class SessionService:
             user_message = await repo.add_message(session_id, role="user", content=content)
             if chat_session.title == DEFAULT_TITLE and not history:
                 await repo.update(session_id, user_id=principal.user_id, title=_title(content))
-        turn = Turn(chat_session, stream.model, user_message, events=stream.events)
+        turn = Turn(
+            chat_session, stream.model, user_message, stream.events, citations=grounding.citations
+        )
         turn.events = self._record(turn, stream.events)
         return turn
+
+    async def attach_file(
+        self,
+        principal: Principal,
+        session_id: str,
+        *,
+        name: str,
+        content_type: str | None,
+        data: bytes,
+    ) -> Source:
+        """Index a file for this session's answers: a knowledge base of the session."""
+        await self.get(principal, session_id)
+        existing = await self.knowledge.of_session(session_id)
+        kb = (
+            existing[0]
+            if existing
+            else await self.knowledge.create(
+                principal, KnowledgeInput(name=f"session {session_id}"), session_id=session_id
+            )
+        )
+        return await self.knowledge.add_file(
+            principal, kb.id, name=name, content_type=content_type, data=data
+        )
 
     async def _record(
         self, turn: Turn, events: AsyncIterator[ChatDelta]
@@ -183,11 +244,14 @@ class SessionService:
         ttft: int | None,
         duration: int | None,
     ) -> None:
+        citations = mark_cited(turn.citations, content)
+        turn.citations = citations
         async with self.db.transaction() as session:
             stored = await ChatSessionRepository(session).add_message(
                 turn.session.id,
                 role="assistant",
                 content=content,
+                citations=[c.to_dict() for c in citations] or None,
                 status=status,
                 error=error,
                 model=turn.model.id,
@@ -214,11 +278,16 @@ async def _uncancellable(work: Coroutine[Any, Any, None]) -> None:
 
 
 def _prompt(
-    chat_session: ChatSession, history: list[StoredMessage], content: str
+    chat_session: ChatSession,
+    history: list[StoredMessage],
+    content: str,
+    sources: ChatMessage | None = None,
 ) -> list[ChatMessage]:
     messages = (
         [ChatMessage("system", chat_session.system_prompt)] if chat_session.system_prompt else []
     )
+    if sources is not None:
+        messages.append(sources)
     for stored in _answered(history):
         messages.append(ChatMessage(stored.role, stored.content))
     messages.append(ChatMessage("user", content))

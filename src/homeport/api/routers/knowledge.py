@@ -21,7 +21,8 @@ from homeport.api.schemas.knowledge import (
     SourceIn,
     SourceOut,
 )
-from homeport.errors import NotFound, PayloadTooLarge
+from homeport.api.uploads import read_uploads
+from homeport.errors import NotFound
 from homeport.services.knowledge import KnowledgeInput, UrlInput
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
@@ -110,22 +111,15 @@ async def upload_files(
     files: Annotated[list[UploadFile], File(description="PDF, DOCX, PPTX, HTML, MD, TXT, CSV")],
 ) -> list[SourceOut]:
     """Upload files; each is converted and indexed in the background."""
-    limit = services.settings.upload_max_bytes
-    sources = []
-    for upload in files:
-        data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge(f"'{upload.filename}' is larger than {limit} bytes")
-        sources.append(
+    uploads = await read_uploads(files, services.settings.upload_max_bytes)
+    return [
+        SourceOut.of(
             await services.knowledge.add_file(
-                caller,
-                kb,
-                name=upload.filename or "upload",
-                content_type=upload.content_type,
-                data=data,
+                caller, kb, name=u.name, content_type=u.content_type, data=u.data
             )
         )
-    return [SourceOut.of(s) for s in sources]
+        for u in uploads
+    ]
 
 
 @router.delete("/{kb}/sources/{source_id}", status_code=status.HTTP_204_NO_CONTENT)

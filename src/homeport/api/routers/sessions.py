@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from homeport.api.deps import ServicesDep, SessionsCaller
 from homeport.api.openai_format import chat_chunks
+from homeport.api.schemas.knowledge import SourceOut
 from homeport.api.schemas.rest import (
     ChatIn,
+    CitationOut,
     MessageOut,
     SessionCreate,
     SessionOut,
@@ -20,6 +22,7 @@ from homeport.api.schemas.rest import (
     TurnOut,
 )
 from homeport.api.sse import prefetch, sse_response
+from homeport.api.uploads import read_uploads
 from homeport.domain.chat import SamplingParams
 from homeport.services.sessions import Turn
 
@@ -31,7 +34,11 @@ async def create_session(
     body: SessionCreate, services: ServicesDep, principal: SessionsCaller
 ) -> SessionOut:
     created = await services.sessions.create(
-        principal, title=body.title, model=body.model, system_prompt=body.system_prompt
+        principal,
+        title=body.title,
+        model=body.model,
+        system_prompt=body.system_prompt,
+        knowledge=body.knowledge,
     )
     return SessionOut.of(created)
 
@@ -63,9 +70,10 @@ async def get_session(
 async def update_session(
     session_id: str, body: SessionUpdate, services: ServicesDep, principal: SessionsCaller
 ) -> SessionOut:
-    return SessionOut.of(
-        await services.sessions.update(principal, session_id, title=body.title, model=body.model)
+    updated = await services.sessions.update(
+        principal, session_id, title=body.title, model=body.model, knowledge=body.knowledge
     )
+    return SessionOut.of(updated)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -82,7 +90,12 @@ async def chat(
         max_tokens=body.max_tokens, temperature=body.temperature, top_p=body.top_p, seed=body.seed
     )
     turn = await services.sessions.start_turn(
-        principal, session_id, content=body.content, model=body.model, params=params
+        principal,
+        session_id,
+        content=body.content,
+        model=body.model,
+        params=params,
+        knowledge=body.knowledge,
     )
     if body.stream:
         events = await prefetch(turn.events)
@@ -107,4 +120,25 @@ def _turn_out(turn: Turn) -> TurnOut:
         model=turn.model.id,
         user_message=MessageOut.of(turn.user_message),
         assistant_message=MessageOut.of(turn.assistant_message),
+        citations=[CitationOut.of(c) for c in turn.citations],
     )
+
+
+@router.post("/{session_id}/files", status_code=status.HTTP_202_ACCEPTED)
+async def attach_files(
+    session_id: str,
+    services: ServicesDep,
+    principal: SessionsCaller,
+    files: Annotated[list[UploadFile], File(description="PDF, DOCX, PPTX, HTML, MD, TXT, CSV")],
+) -> list[SourceOut]:
+    """Attach files to the conversation: they are indexed (as a knowledge base of the
+    session) and the next answers are grounded in them, with citations."""
+    uploads = await read_uploads(files, services.settings.upload_max_bytes)
+    return [
+        SourceOut.of(
+            await services.sessions.attach_file(
+                principal, session_id, name=u.name, content_type=u.content_type, data=u.data
+            )
+        )
+        for u in uploads
+    ]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from homeport.domain.audit import AuditEvent
-from homeport.domain.sessions import ChatSession, StoredMessage
+from homeport.domain.sessions import ChatSession, Citation, StoredMessage
 from homeport.domain.users import ApiKey, User
 from homeport.services.providers import ProviderStatus
 
@@ -233,15 +233,45 @@ class ProviderOut(BaseModel):
 # -- sessions --------------------------------------------------------------------------
 
 
+KnowledgeRefs = Annotated[
+    list[str],
+    Field(max_length=50, description="Knowledge bases (ids or names) answers are grounded in"),
+]
+
+
 class SessionCreate(Strict):
     title: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=300)
     system_prompt: str | None = Field(default=None, max_length=100_000)
+    knowledge: KnowledgeRefs = Field(default_factory=list)
 
 
 class SessionUpdate(Strict):
     title: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=300)
+    knowledge: KnowledgeRefs | None = None
+
+
+class CitationOut(BaseModel):
+    """A source an answer was grounded in, numbered as the model saw it."""
+
+    index: int
+    source: str = Field(description="The URL or the file name")
+    title: str | None
+    section: str | None
+    page: int | None
+    location: str | None = Field(description="Section and page, for display")
+    snippet: str = Field(description="The exact passage the model was shown")
+    url: str = Field(description="Opens the source (the stored file at #page=N for a PDF)")
+    knowledge_base: str
+    document_id: str
+    chunk_id: str
+    score: float
+    cited: bool = Field(description="Whether the answer wrote [index]")
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        return cls(**citation.to_dict())
 
 
 class MessageOut(BaseModel):
@@ -257,6 +287,7 @@ class MessageOut(BaseModel):
     duration_ms: int | None
     finish_reason: str | None
     reply_to: str | None = Field(description="The user message an answer replies to")
+    citations: list[CitationOut] = Field(default_factory=list)
     created_at: datetime
 
     @classmethod
@@ -274,6 +305,7 @@ class MessageOut(BaseModel):
             duration_ms=m.duration_ms,
             finish_reason=m.finish_reason,
             reply_to=m.reply_to,
+            citations=[CitationOut.of(c) for c in m.citations],
             created_at=m.created_at,
         )
 
@@ -283,6 +315,7 @@ class SessionOut(BaseModel):
     title: str
     model: str | None
     system_prompt: str | None
+    knowledge: list[str] = Field(description="Ids of the knowledge bases it is grounded in")
     created_at: datetime
     updated_at: datetime
     messages: list[MessageOut] | None = None
@@ -294,6 +327,7 @@ class SessionOut(BaseModel):
             title=s.title,
             model=s.model,
             system_prompt=s.system_prompt,
+            knowledge=list(s.knowledge),
             created_at=s.created_at,
             updated_at=s.updated_at,
             messages=[MessageOut.of(m) for m in messages] if messages is not None else None,
@@ -315,6 +349,9 @@ class ChatIn(Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
+    knowledge: KnowledgeRefs | None = Field(
+        default=None, description="Ground this answer in these bases instead of the session's"
+    )
 
 
 class TurnOut(BaseModel):
@@ -322,6 +359,7 @@ class TurnOut(BaseModel):
     model: str
     user_message: MessageOut
     assistant_message: MessageOut
+    citations: list[CitationOut] = Field(default_factory=list)
 
 
 # -- apply --------------------------------------------------------------------------------

@@ -235,6 +235,11 @@ class KnowledgeRepository:
         )
         return {r.id: _document(r) for r in rows}
 
+    async def delete_document(self, document_id: str) -> None:
+        await self.session.execute(
+            delete(KnowledgeDocumentRow).where(KnowledgeDocumentRow.id == document_id)
+        )
+
     async def delete_documents(self, kb_id: str, *, below_version: int) -> None:
         await self.session.execute(
             delete(KnowledgeDocumentRow).where(

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeport.db.tables import ChatSessionRow, MessageRow, utcnow
 from homeport.domain.ids import new_id
-from homeport.domain.sessions import ChatSession, StoredMessage
+from homeport.domain.sessions import ChatSession, Citation, StoredMessage
 
 
 def _chat_session(row: ChatSessionRow) -> ChatSession:
@@ -21,6 +21,7 @@ def _chat_session(row: ChatSessionRow) -> ChatSession:
         system_prompt=row.system_prompt,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        knowledge=tuple(row.knowledge or ()),
     )
 
 
@@ -40,6 +41,7 @@ def _message(row: MessageRow) -> StoredMessage:
         duration_ms=row.duration_ms,
         finish_reason=row.finish_reason,
         reply_to=row.reply_to,
+        citations=tuple(Citation.from_dict(c) for c in row.citations or ()),
     )
 
 
@@ -48,7 +50,13 @@ class ChatSessionRepository:
         self.session = session
 
     async def add(
-        self, *, user_id: str, title: str, model: str | None, system_prompt: str | None
+        self,
+        *,
+        user_id: str,
+        title: str,
+        model: str | None,
+        system_prompt: str | None,
+        knowledge: list[str] | None = None,
     ) -> ChatSession:
         row = ChatSessionRow(
             id=new_id("sess"),
@@ -56,6 +64,7 @@ class ChatSessionRepository:
             title=title,
             model=model,
             system_prompt=system_prompt,
+            knowledge=knowledge or [],
         )
         self.session.add(row)
         await self.session.flush()

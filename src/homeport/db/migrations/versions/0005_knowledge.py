@@ -101,9 +101,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_jobs_kind", "jobs", ["kind"])
     op.create_index("ix_jobs_state", "jobs", ["state"])
+    with op.batch_alter_table("chat_sessions") as batch:
+        batch.add_column(
+            sa.Column("knowledge", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+        )
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("citations", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("citations")
+    with op.batch_alter_table("chat_sessions") as batch:
+        batch.drop_column("knowledge")
     op.drop_table("jobs")
     op.drop_table("knowledge_documents")
     op.drop_table("knowledge_sources")

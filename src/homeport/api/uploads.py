@@ -1,0 +1,27 @@
+"""Reading uploaded files, each within the upload limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import UploadFile
+
+from homeport.errors import PayloadTooLarge
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    name: str
+    content_type: str | None
+    data: bytes
+
+
+async def read_uploads(files: list[UploadFile], limit: int) -> list[Upload]:
+    """Every file's bytes; one over `limit` fails the request before anything is stored."""
+    uploads = []
+    for file in files:
+        data = await file.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(f"'{file.filename}' is larger than {limit} bytes")
+        uploads.append(Upload(file.filename or "upload", file.content_type, data))
+    return uploads
