@@ -14,6 +14,8 @@ import httpx
 import pytest
 from aiohttp import web
 
+from homeport.db.repositories.knowledge import KnowledgeRepository
+from homeport.db.tables import utcnow
 from homeport.services.container import Services, build_services
 from homeport.testing import BackgroundServer
 from tests.conftest import asgi_client, make_settings, new_user_key
@@ -250,3 +252,37 @@ async def test_ingestion_survives_a_restart_without_duplicates(tmp_path: Path) -
         assert await services.knowledge.store.count(kb_id) == document["chunks"]
         hits = (await query(client, "stock", "barrels of cider in warehouse 42")).json()["data"]
         assert any("warehouse 42 " in h["snippet"] for h in hits)
+
+
+async def test_admins_allow_a_private_destination_at_run_time(
+    client: httpx.AsyncClient, website: BackgroundServer
+) -> None:
+    bad = await client.put("/api/v1/settings", json={"outbound_allow": ["not a host!"]})
+    assert bad.status_code == 422 and "not a host!" in bad.json()["error"]["message"]
+    allowed = await client.put(
+        "/api/v1/settings", json={"outbound_allow": [f"127.0.0.1:{website.port}"]}
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["outbound_allow"] == [f"127.0.0.1:{website.port}"]
+    await create(client, "web")
+    url = f"http://127.0.0.1:{website.port}/hours"
+    await client.post("/api/v1/knowledge/web/sources", json={"url": url})
+    (document,) = await wait_ready(client, "web")
+    assert document["state"] == "ready", document
+    audit = (await client.get("/api/v1/audit", params={"action": "settings.changed"})).json()
+    assert audit["data"][0]["details"]["outbound_allow"]["to"] == [f"127.0.0.1:{website.port}"]
+
+
+async def test_a_base_on_a_schedule_is_refreshed_when_due(
+    services: Services, client: httpx.AsyncClient
+) -> None:
+    kb = await create(client, "nightly", schedule="0 3 * * *")
+    assert kb["schedule"] == "0 3 * * *" and kb["next_refresh_at"] is not None
+    await client.post("/api/v1/knowledge/nightly/sources", json={"text": LIGHTHOUSE})
+    await wait_ready(client, "nightly")
+    async with services.db.transaction() as session:  # as if 03:00 had come
+        await KnowledgeRepository(session).update(kb["id"], next_refresh_at=utcnow())
+    await services.knowledge.refresh_due_now()
+    refreshed = (await client.get("/api/v1/knowledge/nightly")).json()
+    assert refreshed["building_version"] == 2 or refreshed["version"] == 2
+    assert refreshed["next_refresh_at"].endswith("T03:00:00Z")  # the next 03:00, not now

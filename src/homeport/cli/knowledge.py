@@ -501,10 +501,11 @@ def knowledge_add(
     for source in sources:
         typer.echo(f"added {source['kind']} {source['uri']} (source {source['id']})")
     if wait:
-        _follow_sources(client, kb, {s["id"] for s in sources})
+        crawling = bool(additions.urls) and depth > 0
+        _follow_sources(client, kb, {s["id"] for s in sources}, crawling=crawling)
 
 
-def _follow_sources(client: Client, kb: str, ids: set[str]) -> None:
+def _follow_sources(client: Client, kb: str, ids: set[str], *, crawling: bool) -> None:
     def pick(answer: dict[str, Any]) -> list[Document]:
         live = answer["version"]
         return [d for d in answer["data"] if d["source_id"] in ids and d["version"] == live]
@@ -512,7 +513,22 @@ def _follow_sources(client: Client, kb: str, ids: set[str]) -> None:
     def over(_: dict[str, Any], picked: list[Document]) -> bool:
         return {d["source_id"] for d in picked} >= ids and settled(picked)
 
-    report(pick(follow(client, kb, pick=pick, over=over)))
+    report(pick(follow(client, kb, pick=pick, over=steady(over) if crawling else over)))
+
+
+def steady(over: Over) -> Over:
+    """`over`, once it held on two polls in a row for the same documents: a crawl's next
+    page may show up just after the pages before it are done."""
+    last: set[str] | None = None
+
+    def check(answer: dict[str, Any], picked: list[Document]) -> bool:
+        nonlocal last
+        now = {d["id"] for d in picked} if over(answer, picked) else None
+        held = now is not None and now == last
+        last = now
+        return held
+
+    return check
 
 
 @knowledge_app.command("remove-source")

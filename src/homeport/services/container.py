@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -171,7 +171,7 @@ def _assemble(
         router=router,
         catalog=catalog,
         blobs=blobs,
-        ingestor=Ingestor(db, store, router, lambda: outbound, blobs),
+        ingestor=Ingestor(db, store, router, _current_policy(outbound, server_settings), blobs),
         grants=sharing.index(KnowledgeShares.name),
     )
     sharing.register(KnowledgeShares(db))
@@ -206,6 +206,19 @@ def _assemble(
         sso=sso,
         device=DeviceService(settings, db, audit=audit, users=users),
     )
+
+
+def _current_policy(
+    outbound: OutboundClient, server_settings: ServerSettingsService
+) -> Callable[[], Awaitable[OutboundClient]]:
+    """The outbound client with the admins' allow list as it is now (set on any replica)."""
+
+    async def current() -> OutboundClient:
+        allowed = (await server_settings.get()).outbound_allow
+        outbound.policy = outbound.policy.with_extra(allowed)
+        return outbound
+
+    return current
 
 
 @asynccontextmanager

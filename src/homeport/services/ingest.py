@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from homeport.db.engine import Database
@@ -60,7 +60,7 @@ class Ingestor:
         db: Database,
         store: VectorStore,
         router: InferenceRouter,
-        outbound: Callable[[], OutboundClient],
+        outbound: Callable[[], Awaitable[OutboundClient]],
         blobs: BlobStore,
     ):
         self.db = db
@@ -107,7 +107,7 @@ class Ingestor:
         seen: set[str] = set()
         try:
             async for result in crawl(
-                self.outbound(),
+                await self.outbound(),
                 source.uri,
                 depth=int(options.get("depth", 0)),
                 max_pages=int(options.get("max_pages", 50)),

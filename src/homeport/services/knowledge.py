@@ -339,16 +339,20 @@ class KnowledgeService:
         log.info("knowledge base %s now reads version %d", kb.name, version)
 
     async def refresh_due(self) -> None:
-        """Refresh the bases whose cron schedule says so (runs every minute)."""
+        """Refresh the bases whose cron schedule says so, every minute, until cancelled."""
         while True:
             await asyncio.sleep(SCHEDULE_SECONDS)
-            async with self.db.transaction() as session:
-                repo = KnowledgeRepository(session)
-                due = await repo.due_for_refresh()
-                for kb in due:
-                    await repo.update(kb.id, next_refresh_at=_next_run(kb.schedule))
+            await self.refresh_due_now()
+
+    async def refresh_due_now(self) -> None:
+        async with self.db.transaction() as session:
+            repo = KnowledgeRepository(session)
+            due = await repo.due_for_refresh()
             for kb in due:
-                await self.refresh(None, kb.id)
+                await repo.update(kb.id, next_refresh_at=_next_run(kb.schedule))
+        for kb in due:
+            log.info("knowledge base %s is due for its scheduled refresh", kb.name)
+            await self.refresh(None, kb.id)
 
     # -- retrieval ---------------------------------------------------------------------------
 

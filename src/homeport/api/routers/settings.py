@@ -13,7 +13,10 @@ router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 
 
 def _out(current: ServerSettings) -> ServerSettingsOut:
-    return ServerSettingsOut(registration="closed" if current.registration == "closed" else "open")
+    return ServerSettingsOut(
+        registration="closed" if current.registration == "closed" else "open",
+        outbound_allow=list(current.outbound_allow),
+    )
 
 
 @router.get("")
@@ -27,6 +30,10 @@ async def update_settings(
 ) -> ServerSettingsOut:
     """Change the settings given; those left out keep their value."""
     updated = await services.server_settings.update(
-        admin, registration=body.registration, ip=client_of(request).ip
+        admin,
+        registration=body.registration,
+        outbound_allow=body.outbound_allow,
+        ip=client_of(request).ip,
     )
+    services.outbound.policy = services.outbound.policy.with_extra(updated.outbound_allow)
     return _out(updated)

@@ -136,10 +136,15 @@ class AuthOptionsOut(BaseModel):
 
 class ServerSettingsOut(BaseModel):
     registration: Literal["open", "closed"]
+    outbound_allow: list[str] = Field(
+        description="Private hosts, host:port pairs or CIDRs that fetches may reach, besides "
+        "HOMEPORT_OUTBOUND_ALLOW"
+    )
 
 
 class ServerSettingsIn(Strict):
     registration: Literal["open", "closed"] | None = None
+    outbound_allow: list[str] | None = Field(default=None, max_length=500)
 
 
 class KeyCreate(Strict):
