@@ -120,7 +120,9 @@ def test_a_hit_shows_its_rank_score_source_place_and_a_trimmed_snippet() -> None
     assert heading == "1. 0.0328  manual.pdf  (Care > Warranty, page 2)"
     assert snippet[0] == "   The warranty lasts seven years and covers the frame and"
     assert all(len(line) <= 60 for line in snippet)
-    assert " ".join(line.strip() for line in snippet).endswith("covers the…")
+    shown = " ".join(line.strip() for line in snippet)
+    assert len(shown) <= 401 and shown.endswith("…")
+    assert shown[:-1].split()[-1] in {"and", "covers", "the", "frame"}
     assert format_hit(2, {**hit, "section": None, "page": None, "snippet": "short"}) == (
         "2. 0.0328  manual.pdf\n   short"
     )

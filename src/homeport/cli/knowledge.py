@@ -48,6 +48,7 @@ BATCH_BYTES = 32 * 1024 * 1024
 SNIPPET_CHARS = 400
 WRAP_COLUMNS = 100
 INDENT = "   "
+LABEL_CHARS = 48
 INTERRUPTED = 130
 HEADINGS = re.compile(r"\A(?:[ \t]*#{1,6}[ \t].*(?:\n|\Z)\s*)+")
 
@@ -215,7 +216,7 @@ class Bars:
             TextColumn("{task.description}", markup=False),
             BarColumn(),
             TaskProgressColumn(),
-            TextColumn("{task.fields[state]}", markup=False),
+            TextColumn("{task.fields[state]}"),
         )
         self._tasks: dict[str, TaskID] = {}
 
@@ -230,19 +231,26 @@ class Bars:
         for document in documents:
             task = self._tasks.get(document["id"])
             if task is None:
-                task = self._progress.add_task(document["uri"], total=1.0, state="")
+                task = self._progress.add_task(label(document["uri"]), total=1.0, state="")
                 self._tasks[document["id"]] = task
-            self._progress.update(task, completed=_done(document), state=_short_state(document))
+            self._progress.update(task, completed=_done(document), state=_styled(document))
+
+
+def label(uri: str, width: int = LABEL_CHARS) -> str:
+    """A document's name or URL in at most `width` characters, keeping its end."""
+    return uri if len(uri) <= width else "…" + uri[-(width - 1) :]
 
 
 def _done(document: Document) -> float:
-    if document["state"] in SETTLED:
+    """How far along a document is, for its bar (a failed one's bar is empty)."""
+    if document["state"] == "ready":
         return 1.0
     return float(document["progress"]) if document["state"] == "embedding" else 0.0
 
 
-def _short_state(document: Document) -> str:
-    return "ready" if document["state"] == "ready" else str(document["state"])
+def _styled(document: Document) -> str:
+    state = str(document["state"])
+    return {"ready": "[green]ready[/]", "failed": "[red]failed[/]"}.get(state, state)
 
 
 def _display(*, quiet: bool = False) -> Display:
@@ -473,7 +481,7 @@ def _send(
 def knowledge_add(
     kb: str,
     items: Annotated[
-        list[str] | None, typer.Argument(metavar="FILE_OR_URL...", help="Files and http(s) URLs")
+        list[str] | None, typer.Argument(metavar="FILE_OR_URL", help="Files and http(s) URLs")
     ] = None,
     depth: Annotated[int, typer.Option(help="URLs: links to follow from each page")] = 0,
     max_pages: Annotated[int, typer.Option(help="URLs: pages to fetch, at most")] = 50,
@@ -487,8 +495,7 @@ def knowledge_add(
         bool, typer.Option("--wait/--no-wait", help="Follow ingestion until it is over")
     ] = True,
 ) -> None:
-    """Add files, web pages (crawled with --depth) or text; they are indexed in the
-    background."""
+    """Add files, web pages (crawled with --depth) or text, indexed in the background."""
     additions = sort_out(items or [], text=text, title=title)
     crawl = {
         "depth": depth,
@@ -497,6 +504,7 @@ def knowledge_add(
         "respect_robots": not no_robots,
     }
     client = KnowledgeClient.connect()
+    client.get(_path(kb))  # a base that is not there fails before anything is uploaded
     sources = _send(client, kb, additions, crawl)
     for source in sources:
         typer.echo(f"added {source['kind']} {source['uri']} (source {source['id']})")
@@ -598,8 +606,7 @@ def knowledge_refresh(
         bool, typer.Option("--wait/--no-wait", help="Follow the new version until it is live")
     ] = False,
 ) -> None:
-    """Fetch and index every source again into a new version; queries read the old one
-    until the new one is ready."""
+    """Index every source again into a new version (queries read the old one meanwhile)."""
     client = Client.from_settings()
     refreshed = client.post(_path(kb, "refresh"), {})
     target = refreshed["building_version"] or refreshed["version"]

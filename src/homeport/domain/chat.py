@@ -131,3 +131,11 @@ class ChatDelta:
 class EmbeddingResult:
     vectors: list[list[float]]
     usage: Usage
+
+
+@dataclass(slots=True)
+class RerankResult:
+    """Relevance of each document to a query: (document index, score), best first."""
+
+    ranking: list[tuple[int, float]]
+    usage: Usage

@@ -16,6 +16,7 @@ from homeport.domain.chat import (
     ChatResult,
     CompletionRequest,
     EmbeddingResult,
+    RerankResult,
 )
 from homeport.domain.models import ModelInfo
 from homeport.errors import UnsupportedFeature
@@ -48,6 +49,8 @@ class Provider(Protocol):
         self, model: ModelInfo, texts: list[str], *, input_type: str | None
     ) -> EmbeddingResult: ...
 
+    async def rerank(self, model: ModelInfo, query: str, documents: list[str]) -> RerankResult: ...
+
     def count_tokens(self, model: ModelInfo, text: str) -> int: ...
 
     async def close(self) -> None: ...
@@ -75,6 +78,9 @@ class ProviderBase:
         self, model: ModelInfo, texts: list[str], *, input_type: str | None
     ) -> EmbeddingResult:
         raise UnsupportedFeature(f"provider '{self.name}' does not serve embeddings")
+
+    async def rerank(self, model: ModelInfo, query: str, documents: list[str]) -> RerankResult:
+        raise UnsupportedFeature(f"provider '{self.name}' has no rerank endpoint")
 
     def count_tokens(self, model: ModelInfo, text: str) -> int:
         return approximate_tokens(text)

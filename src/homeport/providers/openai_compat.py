@@ -14,6 +14,7 @@ from homeport.domain.chat import (
     ChatResult,
     CompletionRequest,
     EmbeddingResult,
+    RerankResult,
     SamplingParams,
     Usage,
 )
@@ -134,6 +135,21 @@ class OpenAICompatProvider(ProviderBase):
         return EmbeddingResult(
             vectors=[row["embedding"] for row in rows], usage=_usage(data.get("usage"))
         )
+
+    async def rerank(self, model: ModelInfo, query: str, documents: list[str]) -> RerankResult:
+        """`POST /rerank`, the shape llama.cpp's server and vLLM serve (Jina/Cohere style)."""
+        payload = {"model": model.name, "query": query, "documents": documents}
+        data = await self._upstream.post_json("/rerank", payload, model=model.name)
+        try:
+            ranking = [
+                (int(row["index"]), float(row["relevance_score"])) for row in data["results"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UpstreamError(f"provider '{self.name}' sent a malformed rerank answer") from exc
+        if any(not 0 <= index < len(documents) for index, _ in ranking):
+            raise UpstreamError(f"provider '{self.name}' ranked documents that were not sent")
+        ranking.sort(key=lambda pair: pair[1], reverse=True)
+        return RerankResult(ranking, _usage(data.get("usage")))
 
     # -- payloads ---------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from homeport.domain.chat import (
     ChatResult,
     CompletionRequest,
     EmbeddingResult,
+    RerankResult,
     Usage,
 )
 from homeport.domain.context import trim_to_context
@@ -160,6 +161,16 @@ class InferenceRouter:
         return model, await self._metered(
             meter, provider.embed(model, texts, input_type=input_type)
         )
+
+    async def rerank(
+        self, model_id: str, query: str, documents: list[str], *, caller: Caller = NOBODY
+    ) -> tuple[ModelInfo, RerankResult]:
+        """Order documents by relevance to the query with a provider's rerank endpoint."""
+        provider, model = await self.catalog.resolve(model_id)
+        meter = self._meter(
+            caller, provider, model, "rerank", lambda: "\n".join([query, *documents])
+        )
+        return model, await self._metered(meter, provider.rerank(model, query, documents))
 
     # -- steps ------------------------------------------------------------------------
 

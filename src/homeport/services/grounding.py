@@ -19,6 +19,7 @@ from homeport.domain.knowledge import Hit, KnowledgeBase
 from homeport.domain.sessions import Citation
 from homeport.domain.usage import Caller
 from homeport.domain.users import Principal
+from homeport.knowledge.rerank import Rerank
 from homeport.services.knowledge import KnowledgeService
 
 TOP_K = 5
@@ -87,9 +88,12 @@ def citations_of(hits: Sequence[Hit]) -> tuple[Citation, ...]:
 
 
 class Grounder:
-    def __init__(self, knowledge: KnowledgeService, *, top_k: int = TOP_K):
+    def __init__(
+        self, knowledge: KnowledgeService, *, top_k: int = TOP_K, reranking: Rerank | None = None
+    ):
         self.knowledge = knowledge
         self.top_k = top_k
+        self.reranking = reranking
 
     async def ground(
         self, principal: Principal, knowledge_ids: Sequence[str], question: str
@@ -100,7 +104,7 @@ class Grounder:
         kbs = await self.knowledge.readable(principal, list(dict.fromkeys(knowledge_ids)))
         await self._settle(principal, [kb for kb in kbs if kb.session_id])
         hits = await self.knowledge.search(
-            kbs, question, top_k=self.top_k, caller=Caller.of(principal)
+            kbs, question, top_k=self.top_k, caller=Caller.of(principal), reranking=self.reranking
         )
         return Grounding(citations_of(hits))
 

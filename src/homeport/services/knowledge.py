@@ -32,6 +32,7 @@ from homeport.domain.usage import Caller
 from homeport.domain.users import Principal
 from homeport.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from homeport.knowledge.blobs import BlobStore
+from homeport.knowledge.rerank import Rerank, rerank
 from homeport.knowledge.stores.base import VectorStore
 from homeport.providers.catalog import ModelCatalog
 from homeport.providers.router import InferenceRouter
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 QUERY = "query"
 SCHEDULE_SECONDS = 60.0
 MAX_TOP_K = 100
+MAX_RERANK = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +367,7 @@ class KnowledgeService:
         top_k: int = 5,
         threshold: float | None = None,
         mode: SearchMode = "hybrid",
+        reranking: Rerank | None = None,
     ) -> list[Hit]:
         """The chunks best answering `text` among the named bases the caller may read."""
         if not text.strip():
@@ -373,7 +376,13 @@ class KnowledgeService:
             raise ValidationFailed(f"top_k must be 1-{MAX_TOP_K}", param="top_k")
         kbs = [await self.get(principal, ref) for ref in refs]
         return await self.search(
-            kbs, text, top_k=top_k, threshold=threshold, mode=mode, caller=Caller.of(principal)
+            kbs,
+            text,
+            top_k=top_k,
+            threshold=threshold,
+            mode=mode,
+            caller=Caller.of(principal),
+            reranking=reranking,
         )
 
     async def of_session(self, session_id: str) -> list[KnowledgeBase]:
@@ -393,8 +402,29 @@ class KnowledgeService:
         threshold: float | None = None,
         mode: SearchMode = "hybrid",
         caller: Caller | None = None,
+        reranking: Rerank | None = None,
     ) -> list[Hit]:
-        """Search bases already authorised (the caller's, or an app's attached ones)."""
+        """Search bases already authorised (the caller's, or an app's attached ones).
+
+        With `reranking`, more candidates are retrieved (3x, up to 50) and the reranker picks
+        the best `top_k` of them.
+        """
+        caller = caller or Caller()
+        wanted = min(MAX_RERANK, top_k * 3) if reranking else top_k
+        hits = await self._retrieve(kbs, text, wanted, threshold, mode, caller)
+        if reranking is not None:
+            hits = await rerank(self.router, reranking, text, hits, caller)
+        return hits[:top_k]
+
+    async def _retrieve(
+        self,
+        kbs: Sequence[KnowledgeBase],
+        text: str,
+        top_k: int,
+        threshold: float | None,
+        mode: SearchMode,
+        caller: Caller,
+    ) -> list[Hit]:
         by_model: dict[str, dict[str, int]] = {}
         for kb in kbs:
             by_model.setdefault(kb.embedding_model, {})[kb.id] = kb.active_version
@@ -402,9 +432,7 @@ class KnowledgeService:
         for model, scopes in by_model.items():
             vector = None
             if mode != "keyword":
-                _, result = await self.router.embed(
-                    model, [text], input_type=QUERY, caller=caller or Caller()
-                )
+                _, result = await self.router.embed(model, [text], input_type=QUERY, caller=caller)
                 vector = result.vectors[0]
             hits += await self.store.search(
                 vector=vector,

@@ -22,6 +22,7 @@ from homeport.domain.models import ModelInfo
 from homeport.domain.sessions import ChatSession, Citation, StoredMessage
 from homeport.domain.users import Principal
 from homeport.errors import HomeportError, NotFound, ValidationFailed
+from homeport.knowledge.rerank import Rerank
 from homeport.services.grounding import Grounder, mark_cited
 from homeport.services.inference import InferenceService
 from homeport.services.knowledge import KnowledgeInput, KnowledgeService
@@ -52,7 +53,8 @@ class SessionService:
         self.db = db
         self.inference = inference
         self.knowledge = knowledge
-        self.grounder = Grounder(knowledge)
+        model = knowledge.settings.rerank_model
+        self.grounder = Grounder(knowledge, reranking=Rerank(model) if model else None)
 
     async def create(
         self,

@@ -91,6 +91,7 @@ class FakeOpenAI(ScriptedUpstream):
         router.add_post("/v1/chat/completions", self._chat)
         router.add_post("/v1/completions", self._complete)
         router.add_post("/v1/embeddings", self._embed)
+        router.add_post("/v1/rerank", self._rerank)
 
     def error_body(self, error: UpstreamError) -> dict[str, Any]:
         kind = "server_error" if error.status >= 500 else "invalid_request_error"
@@ -157,6 +158,21 @@ class FakeOpenAI(ScriptedUpstream):
         tokens = count_words(*texts)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return web.json_response({"object": "list", "data": data, "model": model, "usage": usage})
+
+    async def _rerank(self, request: web.Request) -> web.Response:
+        """Relevance = the share of the query's words a document contains (deterministic)."""
+        body = await self.read_json(request)
+        model = self.require_model(body)
+        query = set(str(body.get("query", "")).lower().split())
+        documents = [str(d) for d in body.get("documents") or []]
+        results = [
+            {"index": i, "relevance_score": len(query & set(d.lower().split())) / (len(query) or 1)}
+            for i, d in enumerate(documents)
+        ]
+        results.sort(key=lambda r: r["relevance_score"], reverse=True)
+        tokens = count_words(*documents)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return web.json_response({"model": model, "results": results, "usage": usage})
 
     async def _send_events(
         self, request: web.Request, events: list[dict[str, Any]], reply: Reply

@@ -23,6 +23,7 @@ from homeport.api.schemas.knowledge import (
 )
 from homeport.api.uploads import read_uploads
 from homeport.errors import NotFound
+from homeport.knowledge.rerank import Rerank
 from homeport.services.knowledge import KnowledgeInput, UrlInput
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
@@ -55,6 +56,7 @@ async def query_many(body: MultiQueryIn, services: ServicesDep, caller: Knowledg
         top_k=body.top_k,
         threshold=body.threshold,
         mode=body.mode,
+        reranking=_reranking(body),
     )
     return HitsOut(data=[HitOut.of(h) for h in hits])
 
@@ -181,6 +183,16 @@ async def query_knowledge(
 ) -> HitsOut:
     """The chunks that best answer the query, with their sources, snippets and scores."""
     hits = await services.knowledge.query(
-        caller, [kb], body.query, top_k=body.top_k, threshold=body.threshold, mode=body.mode
+        caller,
+        [kb],
+        body.query,
+        top_k=body.top_k,
+        threshold=body.threshold,
+        mode=body.mode,
+        reranking=_reranking(body),
     )
     return HitsOut(data=[HitOut.of(h) for h in hits])
+
+
+def _reranking(body: QueryIn) -> Rerank | None:
+    return Rerank(body.rerank.model, body.rerank.method) if body.rerank else None

@@ -144,6 +144,11 @@ class DocumentsOut(BaseModel):
     data: list[DocumentOut]
 
 
+class RerankIn(Strict):
+    model: str = Field(description="A model with a rerank endpoint, or a chat model to grade")
+    method: Literal["auto", "endpoint", "llm"] = "auto"
+
+
 class QueryIn(Strict):
     query: str = Field(min_length=1, max_length=10_000)
     top_k: int = Field(default=5, ge=1, le=100)
@@ -151,6 +156,7 @@ class QueryIn(Strict):
         default=None, ge=-1, le=1, description="Minimum cosine similarity of a dense hit"
     )
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    rerank: RerankIn | None = Field(default=None, description="Off unless given")
 
 
 class MultiQueryIn(QueryIn):
