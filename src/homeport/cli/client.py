@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import mimetypes
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -52,6 +55,21 @@ class Client:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
+    def upload(self, path: str, files: Sequence[Path]) -> Any:
+        """POST `files` as the multipart field `files`, streamed from disk."""
+        with ExitStack() as stack:
+            parts = [
+                ("files", (file.name, stack.enter_context(file.open("rb")), _content_type(file)))
+                for file in files
+            ]
+            try:
+                response = self._http.post(path, files=parts)
+            except httpx.HTTPError as exc:
+                raise ApiError(f"cannot reach Homeport at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiError(_message(response), status=response.status_code, code=_code(response))
+        return response.json()
+
     def stream(self, path: str, body: Any) -> Iterator[dict[str, Any]]:
         """Server-sent events of a streamed response, as parsed objects."""
         try:
@@ -74,6 +92,10 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _content_type(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 def _code(response: httpx.Response) -> str | None:

@@ -8,30 +8,25 @@ document on a terminal, a line per change of state otherwise; any failure exits 
 
 from __future__ import annotations
 
-import mimetypes
 import re
 import shutil
 import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import orjson
 import typer
 
-from homeport.cli.client import ApiError, Client, _code, _message
+from homeport.cli.client import Client
 from homeport.cli.output import handle_errors, table
 from homeport.errors import ValidationFailed
-from homeport.settings import ClientSettings
 
 knowledge_app = typer.Typer(
     help="Knowledge bases: documents, web pages and text to search and cite (RAG).",
@@ -50,6 +45,7 @@ WRAP_COLUMNS = 100
 INDENT = "   "
 LABEL_CHARS = 48
 INTERRUPTED = 130
+DOCUMENT_COLUMNS = ["document", "source", "version", "state", "progress", "chunks", "error"]
 HEADINGS = re.compile(r"\A(?:[ \t]*#{1,6}[ \t].*(?:\n|\Z)\s*)+")
 
 
@@ -65,34 +61,6 @@ def register(app: typer.Typer) -> None:
 
 
 # -- talking to the server ------------------------------------------------------------------
-
-
-class KnowledgeClient(Client):
-    """The CLI's client, plus multipart uploads."""
-
-    @classmethod
-    def connect(cls) -> KnowledgeClient:
-        url, key = ClientSettings().resolve()
-        return cls(url, key)
-
-    def upload(self, path: str, files: Sequence[Path]) -> Any:
-        """POST `files` as the multipart field `files`, streamed from disk."""
-        with ExitStack() as stack:
-            parts = [
-                ("files", (file.name, stack.enter_context(file.open("rb")), _content_type(file)))
-                for file in files
-            ]
-            try:
-                response = self._http.post(path, files=parts)
-            except httpx.HTTPError as exc:
-                raise ApiError(f"cannot reach Homeport at {self.url}: {exc}") from exc
-        if response.status_code >= 400:
-            raise ApiError(_message(response), status=response.status_code, code=_code(response))
-        return response.json()
-
-
-def _content_type(path: Path) -> str:
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 def _path(kb: str, *rest: str) -> str:
@@ -117,9 +85,7 @@ def _when(value: str | None) -> str | None:
     if value is None:
         return None
     moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _version(kb: dict[str, Any]) -> str:
@@ -154,34 +120,20 @@ def format_hit(rank: int, hit: dict[str, Any], *, width: int = WRAP_COLUMNS) -> 
 
 
 def _state(document: Document) -> str:
-    state = str(document["state"])
-    if state == "ready":
-        return f"ready, {document['chunks']} chunks"
-    if state == "embedding":
-        return f"embedding {document['progress']:.0%}"
-    if state == "failed":
-        return f"failed: {document['error']}"
-    return state
+    """A document's state in words: `embedding 40%`, `ready, 12 chunks`, `failed: why`."""
+    described = {
+        "ready": f"ready, {document['chunks']} chunks",
+        "embedding": f"embedding {document['progress']:.0%}",
+        "failed": f"failed: {document['error']}",
+    }
+    return described.get(document["state"], str(document["state"]))
 
 
 # -- following ingestion --------------------------------------------------------------------
 
 
-class Display(Protocol):
-    def __enter__(self) -> Display: ...
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None: ...
-
-    def show(self, documents: Sequence[Document]) -> None: ...
-
-
 class Quiet:
-    """Shows nothing (`--json`)."""
+    """How documents are shown while they are followed: not at all (`--json`)."""
 
     def __enter__(self) -> Quiet:
         return self
@@ -206,7 +158,7 @@ class Lines(Quiet):
                 typer.echo(f"{document['uri']}: {_state(document)}")
 
 
-class Bars:
+class Bars(Quiet):
     """A terminal: a live progress bar per document."""
 
     def __init__(self) -> None:
@@ -253,7 +205,7 @@ def _styled(document: Document) -> str:
     return {"ready": "[green]ready[/]", "failed": "[red]failed[/]"}.get(state, state)
 
 
-def _display(*, quiet: bool = False) -> Display:
+def _display(*, quiet: bool = False) -> Quiet:
     if quiet:
         return Quiet()
     return Bars() if sys.stdout.isatty() else Lines()
@@ -462,9 +414,7 @@ def batches(files: Sequence[Path], *, limit: int = BATCH_BYTES) -> Iterator[list
         yield batch
 
 
-def _send(
-    client: KnowledgeClient, kb: str, additions: Additions, crawl: dict[str, Any]
-) -> list[Any]:
+def _send(client: Client, kb: str, additions: Additions, crawl: dict[str, Any]) -> list[Any]:
     sources: list[Any] = []
     for batch in batches(additions.files):
         sources.extend(client.upload(_path(kb, "files"), batch))
@@ -503,40 +453,25 @@ def knowledge_add(
         "same_site": not all_sites,
         "respect_robots": not no_robots,
     }
-    client = KnowledgeClient.connect()
+    client = Client.from_settings()
     client.get(_path(kb))  # a base that is not there fails before anything is uploaded
     sources = _send(client, kb, additions, crawl)
     for source in sources:
         typer.echo(f"added {source['kind']} {source['uri']} (source {source['id']})")
     if wait:
-        crawling = bool(additions.urls) and depth > 0
-        _follow_sources(client, kb, {s["id"] for s in sources}, crawling=crawling)
+        _follow_sources(client, kb, {s["id"] for s in sources})
 
 
-def _follow_sources(client: Client, kb: str, ids: set[str], *, crawling: bool) -> None:
+def _follow_sources(client: Client, kb: str, ids: set[str]) -> None:
     def pick(answer: dict[str, Any]) -> list[Document]:
         live = answer["version"]
         return [d for d in answer["data"] if d["source_id"] in ids and d["version"] == live]
 
-    def over(_: dict[str, Any], picked: list[Document]) -> bool:
-        return {d["source_id"] for d in picked} >= ids and settled(picked)
+    def over(answer: dict[str, Any], picked: list[Document]) -> bool:
+        """No source is left to ingest (a crawl adds pages as it goes) and all settled."""
+        return not answer["pending"] and {d["source_id"] for d in picked} >= ids and settled(picked)
 
-    report(pick(follow(client, kb, pick=pick, over=steady(over) if crawling else over)))
-
-
-def steady(over: Over) -> Over:
-    """`over`, once it held on two polls in a row for the same documents: a crawl's next
-    page may show up just after the pages before it are done."""
-    last: set[str] | None = None
-
-    def check(answer: dict[str, Any], picked: list[Document]) -> bool:
-        nonlocal last
-        now = {d["id"] for d in picked} if over(answer, picked) else None
-        held = now is not None and now == last
-        last = now
-        return held
-
-    return check
+    report(pick(follow(client, kb, pick=pick, over=over)))
 
 
 @knowledge_app.command("remove-source")
@@ -563,10 +498,7 @@ def knowledge_status(
     client = Client.from_settings()
     if not watch:
         answer = client.get(_path(kb, "documents"))
-        if as_json:
-            _print_json(answer)
-        else:
-            _print_documents(answer)
+        (_print_json if as_json else _print_documents)(answer)
         return
     answer = follow(client, kb, pick=newest, over=built, quiet=as_json)
     if as_json:
@@ -575,27 +507,18 @@ def knowledge_status(
 
 
 def built(answer: dict[str, Any], picked: list[Document]) -> bool:
-    """No version is being built and every document is ready or failed."""
-    return not answer["building_version"] and settled(picked)
+    """Nothing is left to ingest, no version is being built, every document has settled."""
+    return not answer["pending"] and not answer["building_version"] and settled(picked)
 
 
 def _print_documents(answer: dict[str, Any]) -> None:
     typer.echo(f"version {_version(answer)}")
-    table(
-        [
-            (
-                d["uri"],
-                d["source_id"],
-                d["version"],
-                d["state"],
-                f"{_done(d):.0%}",
-                d["chunks"],
-                d["error"],
-            )
-            for d in answer["data"]
-        ],
-        ["document", "source", "version", "state", "progress", "chunks", "error"],
-    )
+    table([_document_row(d) for d in answer["data"]], DOCUMENT_COLUMNS)
+
+
+def _document_row(d: Document) -> tuple[Any, ...]:
+    progress = f"{_done(d):.0%}"
+    return d["uri"], d["source_id"], d["version"], d["state"], progress, d["chunks"], d["error"]
 
 
 @knowledge_app.command("refresh")

@@ -114,6 +114,7 @@ class Grounder:
         for kb in attached:
             while time.monotonic() < deadline:
                 _, documents = await self.knowledge.documents(principal, kb.id)
-                if all(d.state in ("ready", "failed") for d in documents):
+                settled = all(d.state in ("ready", "failed") for d in documents)
+                if settled and not await self.knowledge.pending(kb):
                     break
                 await asyncio.sleep(0.2)

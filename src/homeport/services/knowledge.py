@@ -208,7 +208,7 @@ class KnowledgeService:
     ) -> Source:
         if not text.strip():
             raise ValidationFailed("the text is empty", param="text")
-        name = title or (text.strip().splitlines()[0][:80])
+        name = title or text.strip().splitlines()[0].lstrip("#").strip()[:80] or "text"
         return await self._add(principal, ref, kind="text", uri=name, title=title, text=text)
 
     async def add_file(
@@ -277,6 +277,10 @@ class KnowledgeService:
             documents = await KnowledgeRepository(session).documents(kb.id)
         versions = {kb.active_version, kb.building_version}
         return kb, [d for d in documents if d.version in versions]
+
+    async def pending(self, kb: KnowledgeBase) -> int:
+        """Sources still to ingest (queued or running): 0 once everything has settled."""
+        return await self.jobs.pending(f"{INGEST}:{kb.id}:")
 
     async def document(self, principal: Principal, ref: str, document_id: str) -> Document:
         kb = await self.get(principal, ref)

@@ -138,6 +138,7 @@ async def list_documents(kb: str, services: ServicesDep, caller: KnowledgeReader
     return DocumentsOut(
         version=base.active_version,
         building_version=base.building_version,
+        pending=await services.knowledge.pending(base),
         data=[DocumentOut.of(d) for d in documents],
     )
 

@@ -141,6 +141,10 @@ class DocumentOut(BaseModel):
 class DocumentsOut(BaseModel):
     version: int
     building_version: int | None
+    pending: int = Field(
+        description="Sources still being ingested (a crawl adds documents as it goes); "
+        "0 once every source is done"
+    )
     data: list[DocumentOut]
 
 
