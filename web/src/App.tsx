@@ -4,6 +4,7 @@ import { forgetKey, savedCredentials, type Credentials } from "./auth";
 import { ChatPage } from "./components/ChatPage";
 import { DeviceApproval } from "./components/DeviceApproval";
 import { AdminPage } from "./components/admin/AdminPage";
+import { KnowledgePage } from "./components/knowledge/KnowledgePage";
 import { SignIn } from "./components/SignIn";
 
 type Auth =
@@ -39,9 +40,10 @@ function isAdmin(user: User): boolean {
 }
 
 /** Which page a path shows: the server answers every non-API path with index.html. */
-function pageOf(path: string): "device" | "admin" | "chat" {
+function pageOf(path: string): "device" | "admin" | "knowledge" | "chat" {
   if (path === "/device") return "device";
   if (path === "/admin" || path.startsWith("/admin/")) return "admin";
+  if (path === "/knowledge" || path.startsWith("/knowledge/")) return "knowledge";
   return "chat";
 }
 
@@ -90,6 +92,9 @@ export function App() {
             <a href="/" aria-current={page === "chat" ? "page" : undefined}>
               Chat
             </a>
+            <a href="/knowledge" aria-current={page === "knowledge" ? "page" : undefined}>
+              Knowledge
+            </a>
             {isAdmin(auth.user) && (
               <a href="/admin/users" aria-current={page === "admin" ? "page" : undefined}>
                 Admin
@@ -129,6 +134,13 @@ export function App() {
         <main className="centered">
           <p role="alert">Only admins can open this page.</p>
         </main>
+      )}
+      {auth.state === "signed-in" && page === "knowledge" && (
+        <KnowledgePage
+          credentials={auth.credentials}
+          user={auth.user}
+          onUnauthorized={onUnauthorized}
+        />
       )}
       {auth.state === "signed-in" && page === "chat" && (
         <ChatPage credentials={auth.credentials} onUnauthorized={onUnauthorized} />

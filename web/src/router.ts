@@ -1,5 +1,6 @@
-// The UI's URLs: `/` (a new chat) and `/chat/<session id>`. The server answers every
-// non-API path with index.html, so these survive a reload.
+// The UI's URLs: `/` (a new chat), `/chat/<session id>`, `/knowledge` and
+// `/knowledge/<knowledge base id>`. The server answers every non-API path with index.html, so
+// these survive a reload.
 import { useCallback, useEffect, useState } from "react";
 
 export function chatPath(sessionId: string | null): string {
@@ -8,6 +9,15 @@ export function chatPath(sessionId: string | null): string {
 
 export function sessionIdOf(path: string): string | null {
   const match = /^\/chat\/([^/]+)\/?$/.exec(path);
+  return match?.[1] ? decodeURIComponent(match[1]) : null;
+}
+
+export function knowledgePath(kbId: string | null): string {
+  return kbId ? `/knowledge/${encodeURIComponent(kbId)}` : "/knowledge";
+}
+
+export function knowledgeIdOf(path: string): string | null {
+  const match = /^\/knowledge\/([^/]+)\/?$/.exec(path);
   return match?.[1] ? decodeURIComponent(match[1]) : null;
 }
 

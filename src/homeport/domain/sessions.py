@@ -14,7 +14,8 @@ class Citation:
     """A source an answer was grounded in: numbered as the model saw it (`[index]`).
 
     `url` opens the source: the page for a web page, the stored file for an upload (at
-    `#page=N` for a PDF). `cited` says whether the answer wrote `[index]`.
+    `#page=N` for a PDF), None for inline text. `cited` says whether the answer wrote
+    `[index]`.
     """
 
     index: int
@@ -23,7 +24,7 @@ class Citation:
     section: str | None
     page: int | None
     snippet: str
-    url: str
+    url: str | None
     knowledge_base: str
     document_id: str
     chunk_id: str

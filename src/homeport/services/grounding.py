@@ -60,15 +60,7 @@ def mark_cited(citations: Sequence[Citation], answer: str) -> tuple[Citation, ..
     return tuple(replace(c, cited=c.index in written) for c in citations)
 
 
-def citation_url(hit: Hit) -> str:
-    chunk = hit.chunk
-    if chunk.source.startswith(("http://", "https://")):
-        return chunk.source
-    url = f"/api/v1/knowledge/{chunk.kb_id}/documents/{chunk.document_id}/file"
-    return f"{url}#page={chunk.page}" if chunk.page else url
-
-
-def citations_of(hits: Sequence[Hit]) -> tuple[Citation, ...]:
+def citations_of(hits: Sequence[Hit], links: dict[str, str | None]) -> tuple[Citation, ...]:
     return tuple(
         Citation(
             index=number,
@@ -77,7 +69,7 @@ def citations_of(hits: Sequence[Hit]) -> tuple[Citation, ...]:
             section=hit.chunk.section,
             page=hit.chunk.page,
             snippet=hit.chunk.text,
-            url=citation_url(hit),
+            url=links.get(hit.chunk.id),
             knowledge_base=hit.chunk.kb_id,
             document_id=hit.chunk.document_id,
             chunk_id=hit.chunk.id,
@@ -106,7 +98,7 @@ class Grounder:
         hits = await self.knowledge.search(
             kbs, question, top_k=self.top_k, caller=Caller.of(principal), reranking=self.reranking
         )
-        return Grounding(citations_of(hits))
+        return Grounding(citations_of(hits, await self.knowledge.links(hits)))
 
     async def _settle(self, principal: Principal, attached: Sequence[KnowledgeBase]) -> None:
         """Wait (a while) for files just attached to the session to be indexed."""

@@ -278,6 +278,31 @@ class KnowledgeService:
         versions = {kb.active_version, kb.building_version}
         return kb, [d for d in documents if d.version in versions]
 
+    async def access(self, principal: Principal, kb: KnowledgeBase) -> str:
+        """What the principal may do with a base it can read: `owner`, `edit` or `use`."""
+        if principal.is_admin or kb.owner_id == principal.user_id:
+            return "owner"
+        return "edit" if await self._granted(principal, kb.id, GrantPermission.EDIT) else "use"
+
+    async def links(self, hits: Sequence[Hit]) -> dict[str, str | None]:
+        """Where each hit's document opens: its web page, its stored file (at the page for a
+        PDF), or nothing (inline text). Keyed by chunk id."""
+        async with self.db.transaction() as session:
+            documents = await KnowledgeRepository(session).documents_in(
+                {h.chunk.document_id for h in hits}
+            )
+        links: dict[str, str | None] = {}
+        for hit in hits:
+            chunk, document = hit.chunk, documents.get(hit.chunk.document_id)
+            if chunk.source.startswith(("http://", "https://")):
+                links[chunk.id] = chunk.source
+            elif document is not None and document.blob is not None:
+                url = f"/api/v1/knowledge/{chunk.kb_id}/documents/{chunk.document_id}/file"
+                links[chunk.id] = f"{url}#page={chunk.page}" if chunk.page else url
+            else:
+                links[chunk.id] = None
+        return links
+
     async def pending(self, kb: KnowledgeBase) -> int:
         """Sources still to ingest (queued or running): 0 once everything has settled."""
         return await self.jobs.pending(f"{INGEST}:{kb.id}:")

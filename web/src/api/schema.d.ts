@@ -487,6 +487,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{session_id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Attach Files
+         * @description Attach files to the conversation: they are indexed (as a knowledge base of the
+         *     session) and the next answers are grounded in them, with citations.
+         */
+        post: operations["attach_files_api_v1_sessions__session_id__files_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apply": {
         parameters: {
             query?: never;
@@ -1090,6 +1111,208 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/knowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Knowledge
+         * @description The knowledge bases you own or that are shared with you.
+         */
+        get: operations["list_knowledge_api_v1_knowledge_get"];
+        put?: never;
+        /** Create Knowledge */
+        post: operations["create_knowledge_api_v1_knowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Query Many
+         * @description Search several knowledge bases at once.
+         */
+        post: operations["query_many_api_v1_knowledge_query_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/{kb}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Knowledge */
+        get: operations["get_knowledge_api_v1_knowledge__kb__get"];
+        put?: never;
+        post?: never;
+        /** Delete Knowledge */
+        delete: operations["delete_knowledge_api_v1_knowledge__kb__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Knowledge
+         * @description Change settings; a new embedding model or chunking re-indexes the base (versioned).
+         */
+        patch: operations["update_knowledge_api_v1_knowledge__kb__patch"];
+        trace?: never;
+    };
+    "/api/v1/knowledge/{kb}/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Sources */
+        get: operations["list_sources_api_v1_knowledge__kb__sources_get"];
+        put?: never;
+        /**
+         * Add Source
+         * @description Add a URL or inline text; it is fetched and indexed in the background.
+         */
+        post: operations["add_source_api_v1_knowledge__kb__sources_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/{kb}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Files
+         * @description Upload files; each is converted and indexed in the background.
+         */
+        post: operations["upload_files_api_v1_knowledge__kb__files_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/{kb}/sources/{source_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove Source */
+        delete: operations["remove_source_api_v1_knowledge__kb__sources__source_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/{kb}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Documents
+         * @description Each document and where its ingestion stands (progress, or why it failed).
+         */
+        get: operations["list_documents_api_v1_knowledge__kb__documents_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/{kb}/documents/{document_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Document File
+         * @description The uploaded file a document came from (citations link here; PDFs open at `#page=N`).
+         */
+        get: operations["document_file_api_v1_knowledge__kb__documents__document_id__file_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/{kb}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh Knowledge
+         * @description Re-fetch and re-index every source into a new version; queries read the old one until
+         *     it is ready.
+         */
+        post: operations["refresh_knowledge_api_v1_knowledge__kb__refresh_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/{kb}/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Query Knowledge
+         * @description The chunks that best answer the query, with their sources, snippets and scores.
+         */
+        post: operations["query_knowledge_api_v1_knowledge__kb__query_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1168,6 +1391,22 @@ export interface components {
             /** Sso */
             sso: components["schemas"]["SsoOptionOut"][];
         };
+        /** Body_attach_files_api_v1_sessions__session_id__files_post */
+        Body_attach_files_api_v1_sessions__session_id__files_post: {
+            /**
+             * Files
+             * @description PDF, DOCX, PPTX, HTML, MD, TXT, CSV
+             */
+            files: string[];
+        };
+        /** Body_upload_files_api_v1_knowledge__kb__files_post */
+        Body_upload_files_api_v1_knowledge__kb__files_post: {
+            /**
+             * Files
+             * @description PDF, DOCX, PPTX, HTML, MD, TXT, CSV
+             */
+            files: string[];
+        };
         /** ChatCompletionIn */
         ChatCompletionIn: {
             /**
@@ -1228,6 +1467,58 @@ export interface components {
             top_p?: number | null;
             /** Seed */
             seed?: number | null;
+            /**
+             * Knowledge
+             * @description Ground this answer in these bases instead of the session's
+             */
+            knowledge?: string[] | null;
+        };
+        /**
+         * CitationOut
+         * @description A source an answer was grounded in, numbered as the model saw it.
+         */
+        CitationOut: {
+            /** Index */
+            index: number;
+            /**
+             * Source
+             * @description The URL or the file name
+             */
+            source: string;
+            /** Title */
+            title: string | null;
+            /** Section */
+            section: string | null;
+            /** Page */
+            page: number | null;
+            /**
+             * Location
+             * @description Section and page, for display
+             */
+            location: string | null;
+            /**
+             * Snippet
+             * @description The exact passage the model was shown
+             */
+            snippet: string;
+            /**
+             * Url
+             * @description Opens the source (the stored file at #page=N for a PDF); none for text
+             */
+            url: string | null;
+            /** Knowledge Base */
+            knowledge_base: string;
+            /** Document Id */
+            document_id: string;
+            /** Chunk Id */
+            chunk_id: string;
+            /** Score */
+            score: number;
+            /**
+             * Cited
+             * @description Whether the answer wrote [index]
+             */
+            cited: boolean;
         };
         /** CompletionIn */
         CompletionIn: {
@@ -1356,6 +1647,51 @@ export interface components {
             /** Device Code */
             device_code: string;
         };
+        /** DocumentOut */
+        DocumentOut: {
+            /** Id */
+            id: string;
+            /** Source Id */
+            source_id: string;
+            /** Version */
+            version: number;
+            /** Uri */
+            uri: string;
+            /** Title */
+            title: string | null;
+            /** Content Type */
+            content_type: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "queued" | "fetching" | "converting" | "embedding" | "ready" | "failed";
+            /** Error */
+            error: string | null;
+            /** Progress */
+            progress: number;
+            /** Chunks */
+            chunks: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** DocumentsOut */
+        DocumentsOut: {
+            /** Version */
+            version: number;
+            /** Building Version */
+            building_version: number | null;
+            /**
+             * Pending
+             * @description Sources still being ingested (a crawl adds documents as it goes); 0 once every source is done
+             */
+            pending: number;
+            /** Data */
+            data: components["schemas"]["DocumentOut"][];
+        };
         /** EmbeddingIn */
         EmbeddingIn: {
             /**
@@ -1435,6 +1771,44 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** HitOut */
+        HitOut: {
+            /** Knowledge Base */
+            knowledge_base: string;
+            /** Document Id */
+            document_id: string;
+            /** Chunk Id */
+            chunk_id: string;
+            /**
+             * Source
+             * @description The URL or the file name
+             */
+            source: string;
+            /** Title */
+            title: string | null;
+            /** Section */
+            section: string | null;
+            /** Page */
+            page: number | null;
+            /** Snippet */
+            snippet: string;
+            /**
+             * Url
+             * @description Opens the source; none for inline text
+             */
+            url: string | null;
+            /** Score */
+            score: number;
+            /** Dense Score */
+            dense_score: number | null;
+            /** Keyword Score */
+            keyword_score: number | null;
+        };
+        /** HitsOut */
+        HitsOut: {
+            /** Data */
+            data: components["schemas"]["HitOut"][];
         };
         /** InstanceOut */
         InstanceOut: {
@@ -1555,6 +1929,98 @@ export interface components {
             /** Last Used At */
             last_used_at: string | null;
         };
+        /** KnowledgeIn */
+        KnowledgeIn: {
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Embedding Model
+             * @description An embedding model id; default: the server's default
+             */
+            embedding_model?: string | null;
+            /**
+             * Chunk Size
+             * @description In tokens
+             */
+            chunk_size?: number | null;
+            /**
+             * Chunk Overlap
+             * @description In tokens
+             */
+            chunk_overlap?: number | null;
+            /**
+             * Schedule
+             * @description Re-crawl on this cron schedule, e.g. '0 3 * * *'
+             */
+            schedule?: string | null;
+        };
+        /** KnowledgeOut */
+        KnowledgeOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Access
+             * @description What you may do: everything, add sources and refresh, or read
+             * @enum {string}
+             */
+            access: "owner" | "edit" | "use";
+            /** Description */
+            description: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Embedding Model */
+            embedding_model: string;
+            /** Chunk Size */
+            chunk_size: number;
+            /** Chunk Overlap */
+            chunk_overlap: number;
+            /**
+             * Version
+             * @description The index version queries read
+             */
+            version: number;
+            /**
+             * Building Version
+             * @description A version being built by a refresh
+             */
+            building_version: number | null;
+            /** Schedule */
+            schedule: string | null;
+            /** Next Refresh At */
+            next_refresh_at: string | null;
+            /** Session Id */
+            session_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** KnowledgePatch */
+        KnowledgePatch: {
+            /** Description */
+            description?: string | null;
+            /** Embedding Model */
+            embedding_model?: string | null;
+            /** Chunk Size */
+            chunk_size?: number | null;
+            /** Chunk Overlap */
+            chunk_overlap?: number | null;
+            /** Schedule */
+            schedule?: string | null;
+        };
         /** LoginIn */
         LoginIn: {
             /**
@@ -1628,6 +2094,8 @@ export interface components {
              * @description The user message an answer replies to
              */
             reply_to: string | null;
+            /** Citations */
+            citations?: components["schemas"]["CitationOut"][];
             /**
              * Created At
              * Format: date-time
@@ -1709,6 +2177,34 @@ export interface components {
             source: string;
             /** Instances */
             instances: components["schemas"]["InstanceOut"][];
+        };
+        /** MultiQueryIn */
+        MultiQueryIn: {
+            /** Query */
+            query: string;
+            /**
+             * Top K
+             * @default 5
+             */
+            top_k: number;
+            /**
+             * Threshold
+             * @description Minimum cosine similarity of a dense hit
+             */
+            threshold?: number | null;
+            /**
+             * Mode
+             * @default hybrid
+             * @enum {string}
+             */
+            mode: "hybrid" | "dense" | "keyword";
+            /** @description Off unless given */
+            rerank?: components["schemas"]["RerankIn"] | null;
+            /**
+             * Knowledge
+             * @description Ids or names
+             */
+            knowledge: string[];
         };
         /** OrgCreate */
         OrgCreate: {
@@ -1835,6 +2331,29 @@ export interface components {
             /** Updated At */
             updated_at: string | null;
         };
+        /** QueryIn */
+        QueryIn: {
+            /** Query */
+            query: string;
+            /**
+             * Top K
+             * @default 5
+             */
+            top_k: number;
+            /**
+             * Threshold
+             * @description Minimum cosine similarity of a dense hit
+             */
+            threshold?: number | null;
+            /**
+             * Mode
+             * @default hybrid
+             * @enum {string}
+             */
+            mode: "hybrid" | "dense" | "keyword";
+            /** @description Off unless given */
+            rerank?: components["schemas"]["RerankIn"] | null;
+        };
         /**
          * QuotaIn
          * @description Limits to set; a field left out or null means no limit of that kind.
@@ -1882,6 +2401,20 @@ export interface components {
             email?: string | null;
             /** Display Name */
             display_name?: string | null;
+        };
+        /** RerankIn */
+        RerankIn: {
+            /**
+             * Model
+             * @description A model with a rerank endpoint, or a chat model to grade
+             */
+            model: string;
+            /**
+             * Method
+             * @default auto
+             * @enum {string}
+             */
+            method: "auto" | "endpoint" | "llm";
         };
         /** ResourceIn */
         ResourceIn: {
@@ -1998,6 +2531,8 @@ export interface components {
         ServerSettingsIn: {
             /** Registration */
             registration?: ("open" | "closed") | null;
+            /** Outbound Allow */
+            outbound_allow?: string[] | null;
         };
         /** ServerSettingsOut */
         ServerSettingsOut: {
@@ -2006,6 +2541,11 @@ export interface components {
              * @enum {string}
              */
             registration: "open" | "closed";
+            /**
+             * Outbound Allow
+             * @description Private hosts, host:port pairs or CIDRs that fetches may reach, besides HOMEPORT_OUTBOUND_ALLOW
+             */
+            outbound_allow: string[];
         };
         /** SessionCreate */
         SessionCreate: {
@@ -2015,6 +2555,11 @@ export interface components {
             model?: string | null;
             /** System Prompt */
             system_prompt?: string | null;
+            /**
+             * Knowledge
+             * @description Knowledge bases (ids or names) answers are grounded in
+             */
+            knowledge?: string[];
         };
         /** SessionOut */
         SessionOut: {
@@ -2026,6 +2571,11 @@ export interface components {
             model: string | null;
             /** System Prompt */
             system_prompt: string | null;
+            /**
+             * Knowledge
+             * @description Ids of the knowledge bases it is grounded in
+             */
+            knowledge: string[];
             /**
              * Created At
              * Format: date-time
@@ -2060,6 +2610,8 @@ export interface components {
             title?: string | null;
             /** Model */
             model?: string | null;
+            /** Knowledge */
+            knowledge?: string[] | null;
         };
         /** SignedInOut */
         SignedInOut: {
@@ -2077,6 +2629,65 @@ export interface components {
              * @enum {string}
              */
             via: "session" | "key";
+        };
+        /**
+         * SourceIn
+         * @description A URL (one page, or a crawl with `depth` > 0) or inline text.
+         */
+        SourceIn: {
+            /** Url */
+            url?: string | null;
+            /**
+             * Depth
+             * @description Links to follow from the page
+             * @default 0
+             */
+            depth: number;
+            /**
+             * Max Pages
+             * @default 50
+             */
+            max_pages: number;
+            /**
+             * Same Site
+             * @default true
+             */
+            same_site: boolean;
+            /**
+             * Respect Robots
+             * @description Obey robots.txt
+             * @default true
+             */
+            respect_robots: boolean;
+            /** Text */
+            text?: string | null;
+            /** Title */
+            title?: string | null;
+        };
+        /** SourceOut */
+        SourceOut: {
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "file" | "url" | "text";
+            /** Uri */
+            uri: string;
+            /** Title */
+            title: string | null;
+            /** Content Type */
+            content_type: string | null;
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /** SsoOptionOut */
         SsoOptionOut: {
@@ -3318,6 +3929,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    attach_files_api_v1_sessions__session_id__files_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_attach_files_api_v1_sessions__session_id__files_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceOut"][];
                 };
             };
             /** @description Validation Error */
@@ -4807,6 +5453,447 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DecisionOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_knowledge_api_v1_knowledge_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeOut"][];
+                };
+            };
+        };
+    };
+    create_knowledge_api_v1_knowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KnowledgeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    query_many_api_v1_knowledge_query_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MultiQueryIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HitsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_knowledge_api_v1_knowledge__kb__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_knowledge_api_v1_knowledge__kb__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_knowledge_api_v1_knowledge__kb__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KnowledgePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_sources_api_v1_knowledge__kb__sources_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_source_api_v1_knowledge__kb__sources_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SourceIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    upload_files_api_v1_knowledge__kb__files_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_files_api_v1_knowledge__kb__files_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_source_api_v1_knowledge__kb__sources__source_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_documents_api_v1_knowledge__kb__documents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    document_file_api_v1_knowledge__kb__documents__document_id__file_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    refresh_knowledge_api_v1_knowledge__kb__refresh_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    query_knowledge_api_v1_knowledge__kb__query_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueryIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HitsOut"];
                 };
             };
             /** @description Validation Error */

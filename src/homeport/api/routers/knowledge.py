@@ -22,8 +22,11 @@ from homeport.api.schemas.knowledge import (
     SourceOut,
 )
 from homeport.api.uploads import read_uploads
+from homeport.domain.knowledge import Hit, KnowledgeBase
+from homeport.domain.users import Principal
 from homeport.errors import NotFound
 from homeport.knowledge.rerank import Rerank
+from homeport.services.container import Services
 from homeport.services.knowledge import KnowledgeInput, UrlInput
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
@@ -35,7 +38,7 @@ INLINE_TYPES = {"application/pdf", "text/plain", "text/markdown", "text/csv"}
 @router.get("")
 async def list_knowledge(services: ServicesDep, caller: KnowledgeReader) -> list[KnowledgeOut]:
     """The knowledge bases you own or that are shared with you."""
-    return [KnowledgeOut.of(kb) for kb in await services.knowledge.list_bases(caller)]
+    return [await _out(services, caller, kb) for kb in await services.knowledge.list_bases(caller)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -43,7 +46,7 @@ async def create_knowledge(
     body: KnowledgeIn, services: ServicesDep, caller: KnowledgeManager
 ) -> KnowledgeOut:
     data = KnowledgeInput(**body.model_dump())
-    return KnowledgeOut.of(await services.knowledge.create(caller, data))
+    return await _out(services, caller, await services.knowledge.create(caller, data))
 
 
 @router.post("/query")
@@ -58,12 +61,12 @@ async def query_many(body: MultiQueryIn, services: ServicesDep, caller: Knowledg
         mode=body.mode,
         reranking=_reranking(body),
     )
-    return HitsOut(data=[HitOut.of(h) for h in hits])
+    return await _hits(services, hits)
 
 
 @router.get("/{kb}")
 async def get_knowledge(kb: str, services: ServicesDep, caller: KnowledgeReader) -> KnowledgeOut:
-    return KnowledgeOut.of(await services.knowledge.get(caller, kb))
+    return await _out(services, caller, await services.knowledge.get(caller, kb))
 
 
 @router.patch("/{kb}")
@@ -72,7 +75,7 @@ async def update_knowledge(
 ) -> KnowledgeOut:
     """Change settings; a new embedding model or chunking re-indexes the base (versioned)."""
     changes = body.model_dump(exclude_unset=True)
-    return KnowledgeOut.of(await services.knowledge.update(caller, kb, changes))
+    return await _out(services, caller, await services.knowledge.update(caller, kb, changes))
 
 
 @router.delete("/{kb}", status_code=status.HTTP_204_NO_CONTENT)
@@ -175,7 +178,7 @@ async def refresh_knowledge(
     """Re-fetch and re-index every source into a new version; queries read the old one until
     it is ready."""
     await services.knowledge.refresh(caller, kb)
-    return KnowledgeOut.of(await services.knowledge.get(caller, kb))
+    return await _out(services, caller, await services.knowledge.get(caller, kb))
 
 
 @router.post("/{kb}/query")
@@ -192,8 +195,17 @@ async def query_knowledge(
         mode=body.mode,
         reranking=_reranking(body),
     )
-    return HitsOut(data=[HitOut.of(h) for h in hits])
+    return await _hits(services, hits)
 
 
 def _reranking(body: QueryIn) -> Rerank | None:
     return Rerank(body.rerank.model, body.rerank.method) if body.rerank else None
+
+
+async def _out(services: Services, caller: Principal, kb: KnowledgeBase) -> KnowledgeOut:
+    return KnowledgeOut.of(kb, await services.knowledge.access(caller, kb))
+
+
+async def _hits(services: Services, hits: list[Hit]) -> HitsOut:
+    links = await services.knowledge.links(hits)
+    return HitsOut(data=[HitOut.of(h, links[h.chunk.id]) for h in hits])

@@ -35,6 +35,9 @@ class KnowledgePatch(Strict):
 class KnowledgeOut(BaseModel):
     id: str
     name: str
+    access: Literal["owner", "edit", "use"] = Field(
+        description="What you may do: everything, add sources and refresh, or read"
+    )
     description: str
     owner_id: str
     embedding_model: str
@@ -49,8 +52,9 @@ class KnowledgeOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, kb: KnowledgeBase) -> KnowledgeOut:
+    def of(cls, kb: KnowledgeBase, access: str) -> KnowledgeOut:
         return cls(
+            access=access,
             id=kb.id,
             name=kb.name,
             description=kb.description,
@@ -176,14 +180,16 @@ class HitOut(BaseModel):
     section: str | None
     page: int | None
     snippet: str
+    url: str | None = Field(description="Opens the source; none for inline text")
     score: float
     dense_score: float | None
     keyword_score: float | None
 
     @classmethod
-    def of(cls, hit: Hit) -> HitOut:
+    def of(cls, hit: Hit, url: str | None = None) -> HitOut:
         chunk = hit.chunk
         return cls(
+            url=url,
             knowledge_base=chunk.kb_id,
             document_id=chunk.document_id,
             chunk_id=chunk.id,

@@ -267,7 +267,9 @@ class CitationOut(BaseModel):
     page: int | None
     location: str | None = Field(description="Section and page, for display")
     snippet: str = Field(description="The exact passage the model was shown")
-    url: str = Field(description="Opens the source (the stored file at #page=N for a PDF)")
+    url: str | None = Field(
+        description="Opens the source (the stored file at #page=N for a PDF); none for text"
+    )
     knowledge_base: str
     document_id: str
     chunk_id: str

@@ -1,25 +1,35 @@
 """The production vector store: pgvector (HNSW) and full-text search in the main PostgreSQL.
 
-The store owns its schema: `open()` creates the `vector` extension, the `knowledge_chunks`
-table and its indexes if they are missing (under an advisory lock, so replicas starting
-together do not race), outside Alembic's migrations. `knowledge_chunks` holds every
-dimension in one `embedding vector` column (no fixed size) beside `dims`; the first chunk of
-a dimension N creates a partial HNSW index on `embedding::vector(N)` where `dims = N`
-(`halfvec` above 2,000 dimensions, which is HNSW's limit for `vector`; no index above
-4,000, where search is exact). A generated `tsvector` (title and section weighted below the
-text) with a GIN index serves keyword search.
+The store owns its schema: `open()` creates the `vector` extension and its tables and
+indexes if they are missing (under an advisory lock, so replicas starting together do not
+race), outside Alembic's migrations. `knowledge_chunks` holds every dimension in one
+`embedding vector` column (no fixed size) beside `dims`; the first chunk of a dimension N
+creates a partial HNSW index on `embedding::vector(N)` where `dims = N` (`halfvec` above
+2,000 dimensions, HNSW's limit for `vector`; none above 4,000, where search is exact). A
+generated `tsvector` (title and section weighted below the text) with a GIN index serves
+keyword search. `knowledge_scopes` counts the chunks of each scope and dimension, kept in
+the same transactions as the chunks.
+
+Dense search picks its path from those counts, in the same transaction as the query:
+
+- at most `exact_rows` chunks in scope (default 20,000): exact search over them, found
+  through the scope index; recall is 1 and the cost grows with the scope, not the table;
+- more: the HNSW index with an iterative scan (pgvector 0.8, `relaxed_order`, re-sorted
+  exactly afterwards), which keeps walking the graph until enough rows pass the scope filter,
+  and `ef_search` raised in proportion to the share of rows filtered out, so the graph
+  search still weighs about `ef_search` candidates in scope. Both are `SET LOCAL`.
 
 It talks to PostgreSQL through its own asyncpg pool on the main database's URL, not through
 SQLAlchemy: pgvector's binary codec is registered on each connection (vectors travel as
-floats, not text), bulk adds are pipelined by `executemany`, and a search sets
-`hnsw.iterative_scan` and `hnsw.ef_search` with `SET LOCAL` in its own short transaction.
-Iterative scans (pgvector 0.8) keep walking the graph until enough rows pass the scope
-filter, so the filter does not cut recall; `relaxed_order` results are re-sorted exactly.
+floats, not text), adds are pipelined by `executemany`, and the pool's sessions run with
+JIT compilation off (it costs milliseconds per query and helps none of these).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,6 +51,7 @@ HNSW_VECTOR_LIMIT = 2000
 HNSW_HALFVEC_LIMIT = 4000
 EF_SEARCH = 100
 EF_SEARCH_LIMIT = 1000
+EXACT_ROWS = 20_000
 
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -67,21 +78,58 @@ CREATE TABLE IF NOT EXISTS knowledge_chunks (
 CREATE INDEX IF NOT EXISTS knowledge_chunks_kb ON knowledge_chunks (kb_id, version, document_id);
 CREATE INDEX IF NOT EXISTS knowledge_chunks_scope ON knowledge_chunks (scope);
 CREATE INDEX IF NOT EXISTS knowledge_chunks_tsv ON knowledge_chunks USING gin (tsv);
+CREATE TABLE IF NOT EXISTS knowledge_scopes (
+    scope text NOT NULL,
+    dims integer NOT NULL,
+    chunks bigint NOT NULL,
+    PRIMARY KEY (scope, dims)
+);
 """
 
 COLUMNS = "id, kb_id, version, document_id, ordinal, text, source, title, section, page"
 
-UPSERT = f"""
+INSERT = f"""
 INSERT INTO knowledge_chunks ({COLUMNS}, scope, dims, embedding)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (id) DO UPDATE SET
-    kb_id = excluded.kb_id, version = excluded.version, document_id = excluded.document_id,
-    ordinal = excluded.ordinal, text = excluded.text, source = excluded.source,
-    title = excluded.title, section = excluded.section, page = excluded.page,
-    scope = excluded.scope, dims = excluded.dims, embedding = excluded.embedding
 """
 
-DENSE = """
+COUNT_ADDED = """
+INSERT INTO knowledge_scopes (scope, dims, chunks)
+SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[])
+ON CONFLICT (scope, dims) DO UPDATE SET chunks = knowledge_scopes.chunks + excluded.chunks
+"""
+
+DELETE_COUNTED = """
+WITH gone AS (
+    DELETE FROM knowledge_chunks WHERE {where} RETURNING scope, dims
+), counted AS (
+    SELECT scope, dims, count(*) AS chunks FROM gone GROUP BY scope, dims
+), uncounted AS (
+    UPDATE knowledge_scopes s SET chunks = s.chunks - counted.chunks
+    FROM counted WHERE s.scope = counted.scope AND s.dims = counted.dims
+)
+SELECT coalesce(sum(chunks), 0) FROM counted
+"""
+
+SIZES = """
+SELECT coalesce(sum(chunks) FILTER (WHERE scope = ANY($2::text[])), 0) AS in_scope,
+       coalesce(sum(chunks), 0) AS total
+FROM knowledge_scopes WHERE dims = $1
+"""
+
+EXACT = """
+WITH scored AS MATERIALIZED (
+    SELECT id, embedding <=> $1::vector AS distance
+    FROM knowledge_chunks
+    WHERE dims = {n} AND scope = ANY($2::text[])
+), nearest AS (
+    SELECT id, distance FROM scored ORDER BY distance, id LIMIT $3
+)
+SELECT {columns}, distance FROM nearest JOIN knowledge_chunks USING (id)
+ORDER BY distance, id
+"""
+
+HNSW = """
 WITH nearest AS MATERIALIZED (
     SELECT {columns}, {expression} <=> {query} AS distance
     FROM knowledge_chunks
@@ -90,6 +138,11 @@ WITH nearest AS MATERIALIZED (
     LIMIT $3
 )
 SELECT * FROM nearest ORDER BY distance, id
+"""
+
+SET_HNSW = """
+SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
+       set_config('hnsw.ef_search', $1, true)
 """
 
 KEYWORD = f"""
@@ -127,25 +180,40 @@ def index_statement(n: int) -> str | None:
     )
 
 
-def dense_statement(n: int) -> str:
+def hnsw_statement(n: int) -> str:
+    """Nearest neighbours of N dimensions in scope through the HNSW index."""
     expression, _ = vector_expression(n)
     kind = "halfvec" if "halfvec" in expression else "vector"
     query = f"($1::vector({n}))::{kind}({n})"
-    return DENSE.format(columns=COLUMNS, expression=expression, query=query, n=n)
+    return HNSW.format(columns=COLUMNS, expression=expression, query=query, n=n)
 
 
-def ef_search(limit: int, base: int = EF_SEARCH) -> int:
-    """The HNSW candidate list for a query wanting `limit` rows."""
-    return min(max(base, 2 * limit), EF_SEARCH_LIMIT)
+def exact_statement(n: int) -> str:
+    """Nearest neighbours of N dimensions in scope by comparing every one (no index)."""
+    return EXACT.format(columns=COLUMNS, n=n)
+
+
+def ef_search(limit: int, *, in_scope: int, total: int, base: int = EF_SEARCH) -> int:
+    """The HNSW candidate list: `base` candidates in scope, at least `limit`, at most 1,000."""
+    wanted = math.ceil(base * total / max(in_scope, 1))
+    return min(max(wanted, base, limit), EF_SEARCH_LIMIT)
 
 
 class PgVectorStore:
     """`VectorStore` on pgvector + PostgreSQL full-text search; see the module docstring."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, ef_search: int = EF_SEARCH):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        ef_search: int = EF_SEARCH,
+        exact_rows: int = EXACT_ROWS,
+    ):
         self.dsn = asyncpg_dsn(url)
         self.pool_size = pool_size
         self.ef_search = ef_search
+        self.exact_rows = exact_rows
         self._pool: Any = None
         self._indexed: set[int] = set()
 
@@ -158,7 +226,11 @@ class PgVectorStore:
         finally:
             await connection.close()
         self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=1, max_size=self.pool_size, init=register_vector
+            self.dsn,
+            min_size=1,
+            max_size=self.pool_size,
+            init=register_vector,
+            server_settings={"jit": "off"},
         )
         self._indexed = await self._existing_indexes()
 
@@ -174,7 +246,10 @@ class PgVectorStore:
         if not unique:
             return
         async with self._open_pool().acquire() as connection, connection.transaction():
-            await connection.executemany(UPSERT, [_row(chunk) for chunk in unique])
+            ids = [chunk.id for chunk in unique]
+            await _delete_counted(connection, "id = ANY($1::text[])", [ids])
+            await connection.executemany(INSERT, [_row(chunk) for chunk in unique])
+            await connection.execute(COUNT_ADDED, *_counts(unique))
 
     async def delete(
         self,
@@ -185,10 +260,8 @@ class PgVectorStore:
         document_id: str | None = None,
     ) -> int:
         where, params = _conditions(kb_id, version, below_version, document_id)
-        status = await self._open_pool().execute(
-            f"DELETE FROM knowledge_chunks WHERE {where}", *params
-        )
-        return int(status.rsplit(" ", 1)[-1])
+        async with self._open_pool().acquire() as connection, connection.transaction():
+            return await _delete_counted(connection, where, params)
 
     async def count(self, kb_id: str, version: int | None = None) -> int:
         where, params = _conditions(kb_id, version, None, None)
@@ -220,12 +293,15 @@ class PgVectorStore:
     async def _dense(self, vector: list[float], scopes: list[str], limit: int) -> Ranked:
         n = len(vector)
         async with self._open_pool().acquire() as connection, connection.transaction():
-            await connection.execute(
-                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-                " set_config('hnsw.ef_search', $1, true)",
-                str(ef_search(limit, self.ef_search)),
-            )
-            rows = await connection.fetch(dense_statement(n), vector, scopes, limit)
+            sizes = await connection.fetchrow(SIZES, n, scopes)
+            in_scope, total = int(sizes["in_scope"]), int(sizes["total"])
+            if in_scope <= self.exact_rows or index_statement(n) is None:
+                statement = exact_statement(n)
+            else:
+                ef = ef_search(limit, in_scope=in_scope, total=total, base=self.ef_search)
+                await connection.execute(SET_HNSW, str(ef))
+                statement = hnsw_statement(n)
+            rows = await connection.fetch(statement, vector, scopes, limit)
         return [(_chunk(row), 1.0 - float(row["distance"])) for row in rows]
 
     async def _keyword(self, text: str, scopes: list[str], limit: int) -> Ranked:
@@ -261,6 +337,21 @@ async def _locked(connection: Any, statement: str) -> None:
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
         await connection.execute(statement)
+
+
+async def _delete_counted(connection: Any, where: str, params: Sequence[object]) -> int:
+    """Delete chunks and take them off their scopes' counts; how many went."""
+    deleted = int(await connection.fetchval(DELETE_COUNTED.format(where=where), *params))
+    if deleted:
+        await connection.execute("DELETE FROM knowledge_scopes WHERE chunks <= 0")
+    return deleted
+
+
+def _counts(chunks: Sequence[IndexedChunk]) -> tuple[list[str], list[int], list[int]]:
+    """Chunks per (scope, dimensions), as the three arrays COUNT_ADDED takes, in key order."""
+    counted = Counter((scope_key(c.kb_id, c.version), len(c.vector)) for c in chunks)
+    keys = sorted(counted)
+    return [scope for scope, _ in keys], [dims for _, dims in keys], [counted[k] for k in keys]
 
 
 def _conditions(

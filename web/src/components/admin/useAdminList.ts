@@ -1,18 +1,42 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { messageOf } from "../../api/client";
+import { ApiError, messageOf } from "../../api/client";
 
-/** What an admin page that lists things and acts on them shares: the list, loaded once and
- *  again after each action (and, with `refreshMs`, every so often while the page is visible),
- *  the last error, and a notice saying what an action did. */
-export function useAdminList<T>(fetchList: () => Promise<T>, options: { refreshMs?: number } = {}) {
+interface Options<T> {
+  /** Load again this often while the page is visible. */
+  refreshMs?: number;
+  /** ... and only while this says so of the data shown (e.g. while something is in progress). */
+  refreshWhile?: (data: T | null) => boolean;
+  /** Called instead of showing the error when the server answers 401 (signed out). */
+  onUnauthorized?: (message: string) => void;
+}
+
+/** What a page that lists things and acts on them shares (the admin pages, Knowledge): the
+ *  list, loaded once and again after each action (and, with `refreshMs`, every so often while
+ *  the page is visible), the last error, and a notice saying what an action did. */
+export function useAdminList<T>(fetchList: () => Promise<T>, options: Options<T> = {}) {
   const { refreshMs } = options;
   const [data, setData] = useState<T | null>(null);
+  const shownData = useRef<T | null>(null);
+  const refreshWhile = useRef(options.refreshWhile);
+  const onUnauthorized = useRef(options.onUnauthorized);
+  useEffect(() => {
+    refreshWhile.current = options.refreshWhile;
+    onUnauthorized.current = options.onUnauthorized;
+  });
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   // Loads can overlap (a refresh and an action's reload): only a newer answer replaces the list.
   const started = useRef(0);
   const shown = useRef(0);
   const inFlight = useRef(0);
+
+  const fail = useCallback((failure: unknown) => {
+    if (failure instanceof ApiError && failure.unauthorized && onUnauthorized.current) {
+      onUnauthorized.current(failure.message);
+    } else {
+      setError(messageOf(failure));
+    }
+  }, []);
 
   const load = useCallback(async () => {
     const mine = ++started.current;
@@ -21,14 +45,15 @@ export function useAdminList<T>(fetchList: () => Promise<T>, options: { refreshM
       const fetched = await fetchList();
       if (mine > shown.current) {
         shown.current = mine;
+        shownData.current = fetched;
         setData(fetched);
       }
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     } finally {
       inFlight.current -= 1;
     }
-  }, [fetchList]);
+  }, [fetchList, fail]);
 
   useEffect(() => {
     void load();
@@ -37,7 +62,9 @@ export function useAdminList<T>(fetchList: () => Promise<T>, options: { refreshM
   useEffect(() => {
     if (!refreshMs) return;
     const timer = window.setInterval(() => {
-      if (!document.hidden && inFlight.current === 0) void load();
+      if (document.hidden || inFlight.current > 0) return;
+      if (refreshWhile.current && !refreshWhile.current(shownData.current)) return;
+      void load();
     }, refreshMs);
     return () => window.clearInterval(timer);
   }, [load, refreshMs]);
@@ -52,10 +79,10 @@ export function useAdminList<T>(fetchList: () => Promise<T>, options: { refreshM
       await load();
       return true;
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
       return false;
     }
   }
 
-  return { data, error, setError, notice, act };
+  return { data, error, setError, notice, setNotice, act, load };
 }
