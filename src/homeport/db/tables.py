@@ -409,6 +409,8 @@ class KnowledgeBaseRow(Base):
     chunk_overlap: Mapped[int] = mapped_column(Integer)
     active_version: Mapped[int] = mapped_column(Integer, default=1)
     building_version: Mapped[int | None] = mapped_column(Integer)
+    # The embedding model the version being built uses, when it changes the base's.
+    building_model: Mapped[str | None] = mapped_column(StoredString(200))
     schedule: Mapped[str | None] = mapped_column(StoredString(100))
     next_refresh_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -100,6 +100,7 @@ class KnowledgeBase:
     created_at: datetime
     updated_at: datetime
     next_refresh_at: datetime | None = None
+    building_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

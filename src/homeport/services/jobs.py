@@ -38,7 +38,6 @@ class JobRunner:
         self.lease = lease
         self._handlers: dict[str, Handler] = {}
         self._wake = asyncio.Event()
-        self._busy = 0
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -46,6 +45,10 @@ class JobRunner:
     async def enqueue(self, kind: str, key: str, payload: dict[str, Any]) -> None:
         async with self.db.transaction() as session:
             await JobRepository(session).enqueue(kind, key, payload)
+        self.wake()
+
+    def wake(self) -> None:
+        """Look for due jobs now (after jobs were enqueued in a caller's transaction)."""
         self._wake.set()
 
     async def pending(self, key_prefix: str) -> int:
@@ -77,7 +80,6 @@ class JobRunner:
             return await JobRepository(session).claim(list(self._handlers), lease=self.lease)
 
     async def _run(self, job: Job) -> None:
-        self._busy += 1
         keeper = asyncio.create_task(self._keep_lease(job))
         try:
             await self._handlers[job.kind](job)
@@ -92,7 +94,6 @@ class JobRunner:
                 await JobRepository(session).finish(job.id)
         finally:
             keeper.cancel()
-            self._busy -= 1
 
     async def _keep_lease(self, job: Job) -> None:
         while True:

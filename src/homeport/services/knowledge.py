@@ -24,7 +24,7 @@ from croniter import croniter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeport.db.engine import Database
-from homeport.db.repositories.jobs import Job
+from homeport.db.repositories.jobs import Job, JobRepository
 from homeport.db.repositories.knowledge import RESOURCE_TYPE, KnowledgeRepository
 from homeport.domain.access import GrantPermission
 from homeport.domain.knowledge import Document, Hit, KnowledgeBase, SearchMode, Source
@@ -94,8 +94,6 @@ class KnowledgeService:
         self.blobs = blobs
         self.ingestor = ingestor
         self.grants = grants
-        # (base, version) -> the embedding model a re-index switches to.
-        self._pending_models: dict[tuple[str, int], str] = {}
         jobs.register(INGEST, self._ingest)
 
     # -- knowledge bases -------------------------------------------------------------------
@@ -222,9 +220,13 @@ class KnowledgeService:
         )
 
     async def _add(self, principal: Principal, ref: str, **values: Any) -> Source:
+        """Store a source and queue its ingestion in one transaction: an acknowledged source
+        is always ingested, even if the process stops right after."""
         kb = await self._writable(principal, ref)
         async with self.db.transaction() as session:
             source = await KnowledgeRepository(session).add_source(kb.id, **values)
+            for version in filter(None, (kb.active_version, kb.building_version)):
+                await self._enqueue(session, kb, source, version)
             await self.audit.record(
                 "knowledge.source_added",
                 actor=principal,
@@ -233,23 +235,8 @@ class KnowledgeService:
                 details={"kind": source.kind, "uri": source.uri},
                 session=session,
             )
-        for version in filter(None, (kb.active_version, kb.building_version)):
-            await self._enqueue(kb, source, version)
+        self.jobs.wake()
         return source
-
-    async def _queued(self, kb: KnowledgeBase, source: Source, version: int) -> None:
-        """Show the source's (first) document as queued until its job starts."""
-        async with self.db.transaction() as session:
-            await KnowledgeRepository(session).upsert_document(
-                kb_id=kb.id,
-                source_id=source.id,
-                version=version,
-                uri=source.uri,
-                state="queued",
-                error=None,
-                progress=0.0,
-                chunks=0,
-            )
 
     async def sources(self, principal: Principal, ref: str) -> list[Source]:
         kb = await self.get(principal, ref)
@@ -327,23 +314,33 @@ class KnowledgeService:
         version = max(kb.active_version, kb.building_version or 0) + 1
         async with self.db.transaction() as session:
             repo = KnowledgeRepository(session)
-            await repo.update(kb.id, building_version=version)
-            sources = await repo.sources(kb.id)
-        for source in sources:
-            await self._enqueue(kb, source, version, model=model)
-        if model is not None:
-            self._pending_models[(kb.id, version)] = model
+            await repo.update(kb.id, building_version=version, building_model=model)
+            building = await repo.get(kb.id)
+            assert building is not None
+            for source in await repo.sources(kb.id):
+                await self._enqueue(session, building, source, version)
+        self.jobs.wake()
         await self._finish_version(kb.id, version)
         return version
 
     async def _enqueue(
-        self, kb: KnowledgeBase, source: Source, version: int, *, model: str | None = None
+        self, session: AsyncSession, kb: KnowledgeBase, source: Source, version: int
     ) -> None:
-        await self._queued(kb, source, version)
-        payload = {"kb": kb.id, "source": source.id, "version": version}
-        if model or self._pending_models.get((kb.id, version)):
-            payload["model"] = model or self._pending_models[(kb.id, version)]
-        await self.jobs.enqueue(INGEST, ingest_key(kb.id, version, source.id), payload)
+        """Queue a source's ingestion into `version`, its first document shown as queued."""
+        await KnowledgeRepository(session).upsert_document(
+            kb_id=kb.id,
+            source_id=source.id,
+            version=version,
+            uri=source.uri,
+            state="queued",
+            error=None,
+            progress=0.0,
+            chunks=0,
+        )
+        payload: dict[str, Any] = {"kb": kb.id, "source": source.id, "version": version}
+        if version == kb.building_version and kb.building_model:
+            payload["model"] = kb.building_model
+        await JobRepository(session).enqueue(INGEST, ingest_key(kb.id, version, source.id), payload)
 
     async def _ingest(self, job: Job) -> None:
         await self.ingestor.run(job)
@@ -357,16 +354,18 @@ class KnowledgeService:
         left = await self.jobs.pending(version_prefix(kb_id, version))
         if left > (1 if job is not None else 0):
             return
-        model = job.payload.get("model") if job else self._pending_models.get((kb_id, version))
-        values: dict[str, Any] = {"active_version": version, "building_version": None}
-        if model:
-            values["embedding_model"] = model
+        values: dict[str, Any] = {
+            "active_version": version,
+            "building_version": None,
+            "building_model": None,
+        }
+        if kb.building_model:
+            values["embedding_model"] = kb.building_model
         async with self.db.transaction() as session:
             repo = KnowledgeRepository(session)
             await repo.update(kb_id, **values)
             await repo.delete_documents(kb_id, below_version=version)
         await self.store.delete(kb_id, below_version=version)
-        self._pending_models.pop((kb_id, version), None)
         log.info("knowledge base %s now reads version %d", kb.name, version)
 
     async def refresh_due(self) -> None:

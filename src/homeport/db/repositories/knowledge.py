@@ -39,6 +39,7 @@ def _kb(row: KnowledgeBaseRow) -> KnowledgeBase:
         created_at=row.created_at,
         updated_at=row.updated_at,
         next_refresh_at=row.next_refresh_at,
+        building_model=row.building_model,
     )
 
 

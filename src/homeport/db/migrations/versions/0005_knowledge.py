@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("chunk_overlap", sa.Integer(), nullable=False),
         sa.Column("active_version", sa.Integer(), nullable=False),
         sa.Column("building_version", sa.Integer(), nullable=True),
+        sa.Column("building_model", sa.String(length=200), nullable=True),
         sa.Column("schedule", sa.String(length=100), nullable=True),
         sa.Column("next_refresh_at", sa.DateTime(timezone=True), nullable=True),
         *_timestamps(),
