@@ -16,6 +16,7 @@ from homeport.api.errors import install_error_handlers
 from homeport.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from homeport.api.routers import (
     apply,
+    apps,
     audit,
     auth,
     device,
@@ -25,6 +26,7 @@ from homeport.api.routers import (
     orgs,
     providers,
     runners,
+    secrets,
     sessions,
     sharing,
     sso,
@@ -76,7 +78,7 @@ def create_app(
     for module in (sso, device):
         app.include_router(module.router)
     app.include_router(usage_routes.router)
-    for module in (orgs, sharing, runners, knowledge):
+    for module in (orgs, sharing, runners, knowledge, secrets, apps):
         app.include_router(module.router)
     mount_web(app)
     app.add_middleware(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,9 +15,9 @@ from homeport.domain.models import ModelInfo
 from homeport.errors import UnsupportedFeature
 
 
-def extension(model: ModelInfo, **extra: Any) -> dict[str, Any]:
+def extension(served: ModelInfo, **extra: Any) -> dict[str, Any]:
     """What OpenAI's schema has no field for, under `homeport` (SDKs ignore it)."""
-    return {"model": model.id, "provider": model.provider, **extra}
+    return {"model": served.id, "provider": served.provider, **extra}
 
 
 def model_entry(model: ModelInfo) -> dict[str, Any]:
@@ -34,7 +34,9 @@ def model_entry(model: ModelInfo) -> dict[str, Any]:
     }
 
 
-def chat_completion(model: ModelInfo, result: ChatResult) -> dict[str, Any]:
+def chat_completion(
+    model: ModelInfo, result: ChatResult, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.content}
     if result.tool_calls:
         message["tool_calls"] = result.tool_calls
@@ -52,14 +54,19 @@ def chat_completion(model: ModelInfo, result: ChatResult) -> dict[str, Any]:
             }
         ],
         "usage": result.usage.to_openai(),
-        "homeport": extension(model),
+        "homeport": extension(model, **(extra or {})),
     }
 
 
 async def chat_chunks(
-    model: ModelInfo, events: AsyncIterator[ChatDelta], *, include_usage: bool
+    model: ModelInfo,
+    events: AsyncIterator[ChatDelta],
+    *,
+    include_usage: bool,
+    extra: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """OpenAI `chat.completion.chunk`s; the last one before [DONE] carries `homeport`."""
+    """OpenAI `chat.completion.chunk`s; the last one before [DONE] carries `homeport`, with
+    `extra` as it is once the events are over (an app's citations are known only then)."""
     base = {
         "id": new_id("chatcmpl"),
         "object": "chat.completion.chunk",
@@ -84,11 +91,12 @@ async def chat_chunks(
         if body:
             yield {**base, "choices": [{"index": 0, "delta": body, "finish_reason": None}]}
     last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+    ours = extension(model, **(extra or {}))
     if not include_usage:
-        yield {**last, "homeport": extension(model)}
+        yield {**last, "homeport": ours}
         return
     yield last
-    yield {**base, "choices": [], "usage": usage.to_openai(), "homeport": extension(model)}
+    yield {**base, "choices": [], "usage": usage.to_openai(), "homeport": ours}
 
 
 def completion(model: ModelInfo, result: ChatResult) -> dict[str, Any]:

@@ -6,7 +6,8 @@ what depends on the resource (an organization's admins, a grant, an owner) throu
 
     platform admin       everything
     org owner / admin    a member's permissions, and managing their organizations
-    member               a viewer's, and keys, sharing, apply and knowledge bases of their own
+    member               a viewer's, and keys, sharing, apply, knowledge bases and secrets
+                         of their own
     viewer               models, inference (chat), own sessions, profile, own usage, reading
                          the knowledge shared with them
     in no organization   profile and own usage only
@@ -34,6 +35,7 @@ class Permission(StrEnum):
     USAGE_OWN = "usage:own"
     KNOWLEDGE = "knowledge"  # read and query knowledge bases one may read
     KNOWLEDGE_MANAGE = "knowledge:manage"  # create knowledge bases, add sources
+    SECRETS = "secrets"  # one's own secrets (set, list names, delete)
     # Platform administration.
     USERS_MANAGE = "users:manage"
     PROVIDERS_MANAGE = "providers:manage"
@@ -59,6 +61,7 @@ MEMBER = VIEWER | {
     Permission.SHARING,
     Permission.APPLY,
     Permission.KNOWLEDGE_MANAGE,
+    Permission.SECRETS,
 }
 ORG_ADMIN = MEMBER | {Permission.ORGS_MANAGE}
 EVERYTHING = frozenset(Permission)

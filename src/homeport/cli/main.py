@@ -8,11 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from homeport import __version__
-from homeport.cli import admin, knowledge, orgs, runners, users
+from homeport.cli import admin, apps, knowledge, orgs, runners, secrets, users
 from homeport.cli.client import Client
 from homeport.cli.device import device_login
 from homeport.cli.output import handle_errors, table
-from homeport.cli.resources import load_resources
+from homeport.cli.resources import git_context, load_resources
 from homeport.settings import ClientSettings
 
 app = typer.Typer(
@@ -27,6 +27,8 @@ orgs.register(app)  # orgs, teams
 users.register(app)  # users
 runners.register(app)  # runner, runners
 knowledge.register(app)  # knowledge
+secrets.register(app)  # secret
+apps.register(app)  # app
 
 
 def main() -> None:
@@ -138,15 +140,25 @@ def apply(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; change nothing")
     ] = False,
+    version_label: Annotated[
+        str | None, typer.Option("--version-label", help="A label for the apps' new versions")
+    ] = None,
 ) -> None:
-    """Create or update resources from YAML (kinds: Provider; more as features land)."""
+    """Create or update resources from YAML (kinds: AIApp, Model, Provider)."""
     resources = load_resources(filename)
-    outcomes = Client.from_settings().post(
-        "/api/v1/apply", {"resources": resources, "dry_run": dry_run}
-    )
+    body: dict[str, Any] = {"resources": resources, "dry_run": dry_run}
+    if version_label:
+        body["version_label"] = version_label
+    if git := git_context(filename):
+        body["git"] = git
+    outcomes = Client.from_settings().post("/api/v1/apply", body)
     suffix = " (dry run)" if dry_run else ""
     for outcome in outcomes:
-        typer.echo(f"{outcome['kind'].lower()}/{outcome['name']} {outcome['action']}{suffix}")
+        version = f" (v{outcome['version']})" if outcome.get("version") else ""
+        line = f"{outcome['kind'].lower()}/{outcome['name']} {outcome['action']}"
+        typer.echo(line + (suffix or version))
+        if dry_run and outcome.get("diff"):
+            typer.echo(outcome["diff"], nl=False)
 
 
 # -- providers ------------------------------------------------------------------------------

@@ -1,19 +1,31 @@
-"""Reading YAML resources for `homeport apply`: files, directories or stdin."""
+"""Reading YAML resources for `homeport apply`: files, directories or stdin.
+
+Apps (`kind: AIApp`, or Helix's flat form) are checked here first, so that every problem is
+reported with its file and line before anything is sent; files they name (API schemas,
+knowledge files) are read relative to the YAML file. Their `${NAME}` placeholders are left
+for the server's secret store. In other kinds, `${NAME}` is the environment variable NAME.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from homeport.apps.loading import load_documents
+from homeport.apps.spec import AppSpec
 from homeport.errors import ValidationFailed
 
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 YAML_SUFFIXES = (".yaml", ".yml")
+TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".csv", ".html", ".htm")
+APP_KIND = "AIApp"
+API_VERSION = "app.aispec.org/v1alpha1"
 
 
 def load_resources(sources: list[str]) -> list[dict[str, Any]]:
@@ -22,6 +34,51 @@ def load_resources(sources: list[str]) -> list[dict[str, Any]]:
     for source, text in _texts(sources):
         resources += _documents(source, text)
     return resources
+
+
+def is_app(document: Any) -> bool:
+    """An app: `kind: AIApp`, or Helix's flat form (no kind, with assistants)."""
+    if not isinstance(document, dict):
+        return False
+    return document.get("kind") == APP_KIND or ("kind" not in document and "assistants" in document)
+
+
+def _apps(source: str, text: str) -> list[dict[str, Any]]:
+    base = Path(source).parent if source != "<stdin>" else Path.cwd()
+    return [
+        {
+            "apiVersion": API_VERSION,
+            "kind": APP_KIND,
+            "metadata": {"name": app.name},
+            "spec": _with_knowledge_files(app.with_files(base).spec, base, source),
+        }
+        for app in load_documents(text, source=source)
+    ]
+
+
+def _with_knowledge_files(spec: AppSpec, base: Path, source: str) -> dict[str, Any]:
+    """The spec to send: knowledge `filestore.path` files read into `text` (text formats)."""
+    data: dict[str, Any] = spec.model_dump(by_alias=True, exclude_defaults=True)
+    for assistant in data.get("assistants", []):
+        for entry in assistant.get("knowledge", []):
+            files = (entry.get("source") or {}).pop("filestore", None)
+            if files:
+                entry["source"]["text"] = _knowledge_text(base, files["path"], source)
+    return data
+
+
+def _knowledge_text(base: Path, relative: str, source: str) -> str:
+    path = (base / relative).resolve()
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        raise ValidationFailed(
+            f"{source}: knowledge file {relative}: only text files ({', '.join(TEXT_SUFFIXES)}) "
+            "are read from beside an app; upload others to a knowledge base "
+            "(`homeport knowledge add`) and name it with `knowledge_base:`"
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"{source}: knowledge file {relative}: {exc}") from exc
 
 
 def _texts(sources: list[str]) -> list[tuple[str, str]]:
@@ -46,10 +103,47 @@ def _documents(source: str, text: str) -> list[dict[str, Any]]:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise ValidationFailed(f"{source}: not valid YAML: {exc}") from exc
+    if documents and all(is_app(d) for d in documents):
+        return _apps(source, text)
+    resources = []
     for index, document in enumerate(documents):
+        if is_app(document):
+            raise ValidationFailed(
+                f"{source}: keep apps in files of their own (document {index + 1})"
+            )
         if not isinstance(document, dict) or "kind" not in document:
             raise ValidationFailed(f"{source}: document {index + 1} has no 'kind'")
-    return [expand_references(d, source=source) for d in documents]
+        resources.append(expand_references(document, source=source))
+    return resources
+
+
+def git_context(sources: list[str]) -> dict[str, str]:
+    """The commit, branch and remote of the git work tree the first file is in, if any."""
+    files = [Path(s) for s in sources if s != "-"]
+    if not files:
+        return {}
+    where = files[0] if files[0].is_dir() else files[0].parent
+    found = {
+        "commit": _git(where, "rev-parse", "HEAD"),
+        "branch": _git(where, "rev-parse", "--abbrev-ref", "HEAD"),
+        "remote": _without_credentials(_git(where, "config", "--get", "remote.origin.url")),
+    }
+    return {k: v for k, v in found.items() if v} if found["commit"] else {}
+
+
+def _git(where: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(where), *args], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _without_credentials(url: str) -> str:
+    """A remote URL without a user or token in it (https://user:token@host/...)."""
+    return re.sub(r"^(\w+://)[^/@]*@", r"\1", url)
 
 
 def expand_references(value: Any, *, source: str) -> Any:

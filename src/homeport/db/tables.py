@@ -480,3 +480,50 @@ class JobRow(Base):
     error: Mapped[str | None] = mapped_column(StoredText())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AppRow(Base):
+    """An app (`kind: AIApp`): its name, owner, and the version that answers."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    name: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    current_version: Mapped[int] = mapped_column(Integer)
+    published: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AppVersionRow(Base):
+    """One immutable version of an app's spec, as applied."""
+
+    __tablename__ = "app_versions"
+    __table_args__ = (UniqueConstraint("app_id", "number", name="uq_app_version"),)
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The model each assistant uses: as written, or the server's default when applied.
+    models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    content_hash: Mapped[str] = mapped_column(StoredString(64))
+    label: Mapped[str | None] = mapped_column(StoredString(200))
+    git: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str | None] = mapped_column(StoredString(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SecretRow(Base):
+    """A user's secret, encrypted with the server's key (`homeport.auth.secretbox`)."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_secrets_owner_name"),)
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(StoredString(64))
+    value_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -114,6 +114,8 @@ class ChatResult:
     usage: Usage
     tool_calls: list[dict[str, Any]] | None = None
     upstream_id: str | None = None
+    # What the `homeport` response extension adds (an app, its version, citations).
+    extension: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

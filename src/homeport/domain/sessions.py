@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -88,3 +90,12 @@ class ChatSession:
     created_at: datetime
     updated_at: datetime
     knowledge: tuple[str, ...] = ()
+
+
+MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def mark_cited(citations: Sequence[Citation], answer: str) -> tuple[Citation, ...]:
+    """The citations with `cited` set for each `[n]` the answer wrote."""
+    written = {int(n) for n in MARKER.findall(answer)}
+    return tuple(replace(c, cited=c.index in written) for c in citations)

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from homeport.domain.chat import (
     ChatDelta,
@@ -48,10 +48,12 @@ _R = TypeVar("_R", bound=_Costed)
 
 @dataclass(slots=True)
 class Stream:
-    """A started stream: the model that serves it and its events."""
+    """A started stream: the model that serves it, its events, and what the `homeport`
+    extension adds (filled in by the time the events end)."""
 
     model: ModelInfo
     events: AsyncIterator[ChatDelta]
+    extension: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

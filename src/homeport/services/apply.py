@@ -11,7 +11,7 @@ later features register theirs (apps, models, ...) the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from homeport.domain.users import Principal
@@ -29,6 +29,16 @@ class Resource:
     name: str
     spec: dict[str, Any]
     api_version: str = API_VERSION
+    # What the client adds about where it came from: a version label, the git commit.
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying one resource did; `detail` says more (an app's version, its diff)."""
+
+    action: Action
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +47,16 @@ class ApplyOutcome:
     name: str
     action: Action
     dry_run: bool
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class KindHandler(Protocol):
     def check(self, principal: Principal, resource: Resource) -> None:
         """Raise unless `apply` would accept the resource; changes nothing."""
 
-    async def apply(self, principal: Principal, resource: Resource, *, dry_run: bool) -> Action: ...
+    async def apply(
+        self, principal: Principal, resource: Resource, *, dry_run: bool
+    ) -> Action | Applied: ...
 
 
 class ApplyService:
@@ -72,8 +85,12 @@ class ApplyService:
             self._kinds[resource.kind].check(principal, resource)
         outcomes = []
         for resource in resources:
-            action = await self._kinds[resource.kind].apply(principal, resource, dry_run=dry_run)
-            outcomes.append(ApplyOutcome(resource.kind, resource.name, action, dry_run))
+            done = await self._kinds[resource.kind].apply(principal, resource, dry_run=dry_run)
+            applied = done if isinstance(done, Applied) else Applied(done)
+            action = applied.action
+            outcomes.append(
+                ApplyOutcome(resource.kind, resource.name, action, dry_run, applied.detail)
+            )
             if action != "unchanged" and not dry_run:
                 await self.audit.record(
                     "resource.applied",

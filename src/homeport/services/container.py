@@ -30,6 +30,7 @@ from homeport.scheduler.scheduler import Scheduler
 from homeport.services.access import AccessService
 from homeport.services.accounts import AccountService
 from homeport.services.apply import ApplyService, ProviderKind
+from homeport.services.apps import AppKind, AppOwnedData, AppService, AppShares
 from homeport.services.audit import AuditService
 from homeport.services.device import DeviceService
 from homeport.services.inference import InferenceService
@@ -45,6 +46,7 @@ from homeport.services.runners import (
     RunnerService,
     builtin_models,
 )
+from homeport.services.secrets import SecretService, SecretsOwnedData
 from homeport.services.server_settings import ServerSettingsService
 from homeport.services.sessions import SessionService
 from homeport.services.sharing import ProviderAccess, ProviderShares, SharingService
@@ -68,6 +70,7 @@ class Services:
     jobs: JobRunner
     knowledge: KnowledgeService
     outbound: OutboundClient
+    apps: AppService
     audit: AuditService
     users: UserService
     accounts: AccountService
@@ -82,6 +85,7 @@ class Services:
     sharing: SharingService
     sso: SsoService
     device: DeviceService
+    secrets: SecretService
 
 
 @asynccontextmanager
@@ -176,9 +180,25 @@ def _assemble(
     )
     sharing.register(KnowledgeShares(db))
     users.register_owned_data(KnowledgeOwnedData(store))
+    users.register_owned_data(SecretsOwnedData())
+    secrets = SecretService(db, audit, SecretBox(settings.secret_keys()))
+    apps = AppService(
+        db,
+        audit,
+        catalog,
+        grants=sharing.index(AppShares.name),
+        secrets_missing=secrets.missing,
+        knowledge=knowledge,
+    )
+    sharing.register(AppShares(db))
+    users.register_owned_data(AppOwnedData())
+    inference.apps = apps
+    sessions = SessionService(db, inference, knowledge)
+    inference.grounder = sessions.grounder
     apply = ApplyService(audit)
     apply.register_kind("Provider", ProviderKind(providers))
     apply.register_kind("Model", ModelKind(runners))
+    apply.register_kind("AIApp", AppKind(apps))
     sharing.register(ProviderShares(providers))
     return Services(
         settings=settings,
@@ -199,12 +219,14 @@ def _assemble(
         inference=inference,
         usage=usage,
         limits=limits,
-        sessions=SessionService(db, inference, knowledge),
+        sessions=sessions,
         apply=apply,
         access=AccessService(db, audit, caches=[users]),
         sharing=sharing,
         sso=sso,
         device=DeviceService(settings, db, audit=audit, users=users),
+        secrets=secrets,
+        apps=apps,
     )
 
 

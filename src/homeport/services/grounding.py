@@ -9,10 +9,9 @@ model did write marks citation n as `cited`.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from homeport.domain.chat import ChatMessage
 from homeport.domain.knowledge import Hit, KnowledgeBase
@@ -25,7 +24,6 @@ from homeport.services.knowledge import KnowledgeService
 TOP_K = 5
 # How long a question waits for files attached to its session to finish indexing.
 ATTACHMENT_WAIT_SECONDS = 60.0
-MARKER = re.compile(r"\[(\d{1,3})\]")
 INSTRUCTIONS = (
     "Answer the question using the numbered sources below. Cite the sources you use with "
     "their numbers in brackets, like [1]. If the sources do not contain the answer, say so. "
@@ -52,12 +50,6 @@ class Grounding:
                 "",
             ]
         return ChatMessage("system", "\n".join(blocks).strip())
-
-
-def mark_cited(citations: Sequence[Citation], answer: str) -> tuple[Citation, ...]:
-    """The citations with `cited` set for each `[n]` the answer wrote."""
-    written = {int(n) for n in MARKER.findall(answer)}
-    return tuple(replace(c, cited=c.index in written) for c in citations)
 
 
 def citations_of(hits: Sequence[Hit], links: dict[str, str | None]) -> tuple[Citation, ...]:
@@ -95,6 +87,15 @@ class Grounder:
             return Grounding(())
         kbs = await self.knowledge.readable(principal, list(dict.fromkeys(knowledge_ids)))
         await self._settle(principal, [kb for kb in kbs if kb.session_id])
+        hits = await self.knowledge.search(
+            kbs, question, top_k=self.top_k, caller=Caller.of(principal), reranking=self.reranking
+        )
+        return Grounding(citations_of(hits, await self.knowledge.links(hits)))
+
+    async def ground_bases(
+        self, kbs: Sequence[KnowledgeBase], question: str, principal: Principal
+    ) -> Grounding:
+        """Retrieve from bases already authorised (an app's attached knowledge)."""
         hits = await self.knowledge.search(
             kbs, question, top_k=self.top_k, caller=Caller.of(principal), reranking=self.reranking
         )

@@ -1,23 +1,39 @@
-"""Inference for API callers: the seam where apps (`app/<name>`) will resolve to a model.
+"""Inference for API callers: where `app/<name>` resolves to a model, and every model id to
+one the caller may use.
 
 Every request resolves its model here, among the providers the caller may use
 (`ProviderAccess`): a model of a provider shared with others only is not found, exactly like
-a model that does not exist. The router then serves the resolved `provider/name`.
+a model that does not exist. An app's request becomes its assistant's: its model (usable
+through the app whatever the caller's own grants: the owner attached it), its system prompt
+first, its knowledge as numbered sources, and the answer carries the app, its version and
+the citations in the `homeport` extension. The router then serves the resolved model.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from homeport.domain.chat import ChatRequest, ChatResult, CompletionRequest, EmbeddingResult
-from homeport.domain.models import ModelInfo
+from homeport.domain.chat import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    CompletionRequest,
+    EmbeddingResult,
+)
+from homeport.domain.models import ModelInfo, split_model_id
+from homeport.domain.sessions import Citation, mark_cited
 from homeport.domain.usage import Caller
 from homeport.domain.users import Principal
 from homeport.providers.catalog import ModelCatalog, Visible
 from homeport.providers.router import InferenceRouter, Stream
 from homeport.services.limits import LimitsService
 from homeport.services.sharing import ProviderAccess
+
+if TYPE_CHECKING:
+    from homeport.services.apps import AppService, Served
+    from homeport.services.grounding import Grounder
 
 _Request = TypeVar("_Request", ChatRequest, CompletionRequest)
 
@@ -36,9 +52,12 @@ class InferenceService:
         self.limits = limits
         self.access = access
 
-    async def _admit(self, principal: Principal) -> Caller:
+    apps: AppService | None = None
+    grounder: Grounder | None = None
+
+    async def _admit(self, principal: Principal, *, app: str | None = None) -> Caller:
         """The caller, once their quotas and rate limits let the request through (else 429)."""
-        caller = Caller.of(principal)
+        caller = Caller.of(principal, app=app)
         if self.limits is not None:
             await self.limits.admit(caller)
         return caller
@@ -55,9 +74,13 @@ class InferenceService:
         return replace(request, model=model.id)
 
     async def list_models(self, principal: Principal) -> list[ModelInfo]:
-        return self.catalog.models(visible=await self._visible(principal))
+        apps = await self.apps.models(principal) if self.apps is not None else []
+        return self.catalog.models(visible=await self._visible(principal)) + apps
 
     async def get_model(self, principal: Principal, model_id: str) -> ModelInfo:
+        served = await self.apps.serve(principal, model_id) if self.apps is not None else None
+        if served is not None:
+            return served.info
         visible = await self._visible(principal)
         _, model = await self.catalog.resolve(model_id, visible=visible)
         return model
@@ -65,14 +88,51 @@ class InferenceService:
     async def chat(
         self, principal: Principal, request: ChatRequest
     ) -> tuple[ModelInfo, ChatResult]:
-        caller = await self._admit(principal)
-        request = await self._resolved(principal, request)
-        return await self.router.chat(request, caller=caller)
+        served = await self.apps.serve(principal, request.model) if self.apps else None
+        caller = await self._admit(principal, app=served.app.name if served else None)
+        if served is None:
+            request = await self._resolved(principal, request)
+            return await self.router.chat(request, caller=caller)
+        request, citations = await self._for_app(principal, served, request)
+        _, result = await self.router.chat(request, caller=caller)
+        result.extension = _app_extension(served, citations, result.content or "")
+        return served.info, result
 
     async def chat_stream(self, principal: Principal, request: ChatRequest) -> Stream:
-        caller = await self._admit(principal)
-        request = await self._resolved(principal, request)
-        return await self.router.chat_stream(request, caller=caller)
+        served = await self.apps.serve(principal, request.model) if self.apps else None
+        caller = await self._admit(principal, app=served.app.name if served else None)
+        if served is None:
+            request = await self._resolved(principal, request)
+            return await self.router.chat_stream(request, caller=caller)
+        request, citations = await self._for_app(principal, served, request)
+        stream = await self.router.chat_stream(request, caller=caller)
+        extension: dict[str, Any] = {}
+        events = _recording(stream.events, served, citations, extension)
+        return Stream(served.info, events, extension)
+
+    async def _for_app(
+        self, principal: Principal, served: Served, request: ChatRequest
+    ) -> tuple[ChatRequest, tuple[Citation, ...]]:
+        """The assistant's request: its model (usable through the app), prompt, knowledge."""
+        request = served.prepare(request)
+        visible = (
+            await self.access.visible(principal, attached=[split_model_id(served.model)[0] or ""])
+            if self.access is not None
+            else None
+        )
+        _, model = await self.catalog.resolve(served.model, visible=visible)
+        request = replace(request, model=model.id)
+        if not served.knowledge or self.grounder is None:
+            return request, ()
+        question = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+        grounding = await self.grounder.ground_bases(served.knowledge, question, principal)
+        if grounding.message is not None:
+            at = 1 if served.assistant.system_prompt else 0
+            request = replace(
+                request,
+                messages=[*request.messages[:at], grounding.message, *request.messages[at:]],
+            )
+        return request, grounding.citations
 
     async def complete(
         self, principal: Principal, request: CompletionRequest
@@ -95,3 +155,32 @@ class InferenceService:
             _, found = await self.catalog.resolve(model, purpose="embedding", visible=visible)
             model = found.id
         return await self.router.embed(model, texts, input_type=input_type, caller=caller)
+
+
+def _app_extension(served: Served, citations: tuple[Citation, ...], answer: str) -> dict[str, Any]:
+    return {
+        "app": served.app.name,
+        "app_version": served.version.number,
+        "model": served.model,
+        "citations": [c.to_dict() for c in mark_cited(citations, answer)],
+    }
+
+
+async def _recording(
+    events: AsyncIterator[ChatDelta],
+    served: Served,
+    citations: tuple[Citation, ...],
+    extension: dict[str, Any],
+) -> AsyncIterator[ChatDelta]:
+    """The events, and once they end, the app's extension (citations need the answer)."""
+    parts: list[str] = []
+    try:
+        async for delta in events:
+            if delta.content:
+                parts.append(delta.content)
+            yield delta
+    finally:
+        extension.update(_app_extension(served, citations, "".join(parts)))
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

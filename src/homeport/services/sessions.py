@@ -19,11 +19,11 @@ from homeport.db.repositories import ChatSessionRepository
 from homeport.domain.chat import ChatDelta, ChatMessage, ChatRequest, SamplingParams, Usage
 from homeport.domain.knowledge import Source
 from homeport.domain.models import ModelInfo
-from homeport.domain.sessions import ChatSession, Citation, StoredMessage
+from homeport.domain.sessions import ChatSession, Citation, StoredMessage, mark_cited
 from homeport.domain.users import Principal
 from homeport.errors import HomeportError, NotFound, ValidationFailed
 from homeport.knowledge.rerank import Rerank
-from homeport.services.grounding import Grounder, mark_cited
+from homeport.services.grounding import Grounder
 from homeport.services.inference import InferenceService
 from homeport.services.knowledge import KnowledgeInput, KnowledgeService
 

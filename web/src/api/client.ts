@@ -7,6 +7,7 @@ import type { components, paths } from "./schema";
 export type User = components["schemas"]["UserOut"];
 export type Session = components["schemas"]["SessionOut"];
 export type Message = components["schemas"]["MessageOut"];
+export type Citation = components["schemas"]["CitationOut"];
 export type AuthOptions = components["schemas"]["AuthOptionsOut"];
 
 export type ApiClient = ReturnType<typeof createClient<paths>>;

@@ -1,6 +1,6 @@
-// Uploading files to a knowledge base with progress: fetch() cannot report how much of a
-// request body has been sent, so this one call goes through XMLHttpRequest, signed like the
-// typed client (API key, or the session cookie plus the CSRF token).
+// Uploading files with progress (to a knowledge base, or attached to a chat): fetch() cannot
+// report how much of a request body has been sent, so these calls go through XMLHttpRequest,
+// signed like the typed client (API key, or the session cookie plus the CSRF token).
 import { csrfToken, type Credentials } from "../auth";
 import { ApiError, errorMessage } from "./client";
 import type { components } from "./schema";
@@ -16,10 +16,34 @@ export function uploadFiles(
   onProgress: (share: number) => void,
   signal?: AbortSignal,
 ): Promise<SourceOut[]> {
+  const path = `/api/v1/knowledge/${encodeURIComponent(kb)}/files`;
+  return postFiles(credentials, path, files, onProgress, signal);
+}
+
+/** `POST /api/v1/sessions/{id}/files`: files attached to a conversation, indexed for its next
+ *  answers (which wait for them). Same shape as `uploadFiles`. */
+export function attachFiles(
+  credentials: Credentials,
+  sessionId: string,
+  files: readonly File[],
+  onProgress: (share: number) => void,
+  signal?: AbortSignal,
+): Promise<SourceOut[]> {
+  const path = `/api/v1/sessions/${encodeURIComponent(sessionId)}/files`;
+  return postFiles(credentials, path, files, onProgress, signal);
+}
+
+function postFiles(
+  credentials: Credentials,
+  path: string,
+  files: readonly File[],
+  onProgress: (share: number) => void,
+  signal?: AbortSignal,
+): Promise<SourceOut[]> {
   const body = new FormData();
   for (const file of files) body.append("files", file, file.name);
   const request = new XMLHttpRequest();
-  request.open("POST", `/api/v1/knowledge/${encodeURIComponent(kb)}/files`);
+  request.open("POST", path);
   request.responseType = "json";
   if (credentials.kind === "key") {
     request.setRequestHeader("Authorization", `Bearer ${credentials.key}`);

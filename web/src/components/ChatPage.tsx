@@ -1,13 +1,17 @@
 import { useCallback, useMemo, useState } from "react";
-import { ApiError, apiClient, messageOf, type Session } from "../api/client";
+import { ApiError, apiClient, call, messageOf, type Session } from "../api/client";
 import type { Credentials } from "../auth";
+import { useAttachments } from "../hooks/useAttachments";
 import { useConversation } from "../hooks/useConversation";
+import { useKnowledgeBases } from "../hooks/useKnowledgeBases";
 import { useModels } from "../hooks/useModels";
 import { useSessions } from "../hooks/useSessions";
 import { chatPath, sessionIdOf, usePath } from "../router";
 import { Composer } from "./Composer";
 import { Conversation } from "./Conversation";
 import { ErrorMessage } from "./ErrorMessage";
+import { KnowledgeChips } from "./KnowledgeChips";
+import { KnowledgePicker } from "./KnowledgePicker";
 import { ModelPicker } from "./ModelPicker";
 import { SessionList } from "./SessionList";
 
@@ -21,6 +25,8 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
   const [path, navigate] = usePath();
   const sessionId = sessionIdOf(path);
   const [error, setError] = useState<string | null>(null);
+  // The knowledge picked for a new chat, until its first message (or file) creates it.
+  const [newKnowledge, setNewKnowledge] = useState<string[]>([]);
 
   const report = useCallback(
     (failure: unknown) => {
@@ -32,11 +38,14 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
 
   const { models, model, setModel } = useModels(client, report);
   const sessions = useSessions(client, report);
+  const knowledge = useKnowledgeBases(client, report);
   const conversation = useConversation({
     client,
     sessionId,
+    newKnowledge,
     report,
     onCreated: (session: Session) => {
+      setNewKnowledge([]);
       sessions.added(session);
       navigate(chatPath(session.id));
     },
@@ -44,6 +53,11 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
       if (session.model && models?.some((m) => m.id === session.model)) setModel(session.model);
     },
     onTurnEnded: () => void sessions.reload(),
+  });
+  const files = useAttachments(sessionId, {
+    credentials,
+    ensureSession: () => conversation.ensureSession(model || null),
+    report,
   });
 
   function open(id: string | null) {
@@ -55,13 +69,42 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
     if ((await sessions.remove(id)) && id === sessionId) open(null);
   }
 
-  function send() {
+  async function send() {
     setError(null);
-    void conversation.send(conversation.draft, model || null);
+    const attached = files.take();
+    const names = attached.flatMap((a) => a.names);
+    if (!(await conversation.send(conversation.draft, model || null, names))) {
+      files.putBack(attached);
+    }
+  }
+
+  /** The chat's knowledge: saved on its session (PATCH), or kept for a chat not created yet. */
+  async function saveKnowledge(ids: string[]): Promise<boolean> {
+    const session = conversation.session;
+    if (session === null) {
+      setNewKnowledge(ids);
+      return true;
+    }
+    try {
+      const updated = await call(
+        client.PATCH("/api/v1/sessions/{session_id}", {
+          params: { path: { session_id: session.id } },
+          body: { knowledge: ids },
+        }),
+      );
+      conversation.setSession(updated);
+      sessions.replaced(updated);
+      return true;
+    } catch (failure) {
+      report(failure);
+      return false;
+    }
   }
 
   const current = sessions.sessions.find((s) => s.id === sessionId);
   const noModels = models !== null && models.length === 0;
+  const loadingSession = sessionId !== null && conversation.session === null;
+  const chosen = conversation.session?.knowledge ?? (sessionId === null ? newKnowledge : []);
 
   return (
     <div className="chat">
@@ -77,14 +120,34 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
       <main className="conversation-pane">
         <div className="conversation-header">
           <h1>{current?.title ?? (sessionId ? "Chat" : "New chat")}</h1>
-          <ModelPicker
-            models={models}
-            value={model}
-            onChange={setModel}
+          <div className="conversation-tools">
+            <KnowledgePicker
+              bases={knowledge.bases}
+              chosen={chosen}
+              onSave={saveKnowledge}
+              onOpen={() => void knowledge.reload()}
+              disabled={loadingSession || conversation.streaming}
+            />
+            <ModelPicker
+              models={models}
+              value={model}
+              onChange={setModel}
+              disabled={conversation.streaming}
+            />
+          </div>
+          <KnowledgeChips
+            bases={knowledge.bases}
+            chosen={chosen}
+            onRemove={(id) => void saveKnowledge(chosen.filter((other) => other !== id))}
             disabled={conversation.streaming}
           />
         </div>
-        <Conversation messages={conversation.messages} loading={conversation.loading} />
+        <Conversation
+          messages={conversation.messages}
+          loading={conversation.loading}
+          credentials={credentials}
+          onError={setError}
+        />
         {noModels && (
           <ErrorMessage>
             No chat model is available. Start the embedded model or add a provider.
@@ -94,10 +157,15 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
         <Composer
           value={conversation.draft}
           onChange={conversation.setDraft}
-          onSend={send}
+          onSend={() => void send()}
           onStop={conversation.stop}
           streaming={conversation.streaming}
           disabled={!model}
+          attachments={files.attachments}
+          onAttach={(picked) => {
+            setError(null);
+            void files.attach(picked);
+          }}
         />
       </main>
     </div>

@@ -1,5 +1,8 @@
 import { useEffect, useRef } from "react";
+import type { Credentials } from "../auth";
 import type { ShownMessage } from "../hooks/useConversation";
+import { AnswerText } from "./AnswerText";
+import { SourcesList } from "./SourcesList";
 
 const STATUS_NOTE: Record<string, string> = {
   cancelled: "Stopped",
@@ -9,10 +12,13 @@ const STATUS_NOTE: Record<string, string> = {
 interface Props {
   messages: ShownMessage[];
   loading: boolean;
+  credentials: Credentials;
+  /** A cited source could not be opened. */
+  onError: (message: string) => void;
 }
 
 /** The messages, newest last; follows a streaming answer unless the user scrolled up. */
-export function Conversation({ messages, loading }: Props) {
+export function Conversation({ messages, loading, credentials, onError }: Props) {
   const list = useRef<HTMLOListElement>(null);
   const following = useRef(true);
   const last = messages.at(-1);
@@ -48,9 +54,30 @@ export function Conversation({ messages, loading }: Props) {
       {messages.map((message) => (
         <li key={message.key} className={`message ${message.role}`} data-status={message.status}>
           <span className="role">{message.role === "user" ? "You" : "Assistant"}</span>
+          {message.files.length > 0 && (
+            <ul className="chips" aria-label="Attached files">
+              {message.files.map((name) => (
+                <li key={name} className="chip">
+                  {name}
+                </li>
+              ))}
+            </ul>
+          )}
           <p className="text" aria-busy={message.status === "streaming"}>
-            {message.content || (message.status === "streaming" ? "…" : "")}
+            {message.content ? (
+              <AnswerText
+                content={message.content}
+                citations={message.citations}
+                credentials={credentials}
+                onError={onError}
+              />
+            ) : message.status === "streaming" ? (
+              "…"
+            ) : (
+              ""
+            )}
           </p>
+          <SourcesList citations={message.citations} credentials={credentials} onError={onError} />
           {message.role !== "user" && (STATUS_NOTE[message.status] || message.model) && (
             <p className="meta">
               {STATUS_NOTE[message.status] && (

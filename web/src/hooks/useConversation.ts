@@ -1,5 +1,13 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { call, isAbort, messageOf, type ApiClient, type Message, type Session } from "../api/client";
+import {
+  call,
+  isAbort,
+  messageOf,
+  type ApiClient,
+  type Citation,
+  type Message,
+  type Session,
+} from "../api/client";
 import { sendMessage } from "../api/stream";
 
 /** A message as shown: stored ones, plus the turn being sent (status "streaming"). */
@@ -10,11 +18,17 @@ export interface ShownMessage {
   status: string;
   error: string | null;
   model: string | null;
+  /** An answer's sources (they come with the last chunk of a streamed answer). */
+  citations: Citation[];
+  /** Files attached just before a question was sent (known to this page only). */
+  files: string[];
 }
 
 interface Options {
   client: ApiClient;
   sessionId: string | null;
+  /** The knowledge bases picked for a chat that has no session yet. */
+  newKnowledge: string[];
   report: (error: unknown) => void;
   /** A session was created for the first message; the page should show it and go to it. */
   onCreated: (session: Session) => void;
@@ -24,29 +38,34 @@ interface Options {
   onTurnEnded: () => void;
 }
 
-function shown(message: Message): ShownMessage {
+function shown(message: Message, files: string[] = []): ShownMessage {
   const { id, role, content, status, error, model } = message;
-  return { key: id, role, content, status, error, model };
+  const citations = message.citations ?? [];
+  return { key: id, role, content, status, error, model, citations, files };
 }
 
-/** The open session's messages, the draft being typed, and sending with a Stop button. */
+/** The open session (once loaded) and its messages, the draft being typed, and sending with a
+ *  Stop button. */
 export function useConversation(options: Options) {
   const { client, sessionId } = options;
+  const [session, setSession] = useState<Session | null>(null);
   const [messages, setMessages] = useState<ShownMessage[]>([]);
   const [loading, setLoading] = useState(false);
   const [streaming, setStreaming] = useState(false);
   const [draft, setDraft] = useState("");
   const abort = useRef<AbortController | null>(null);
   const created = useRef<string | null>(null);
+  const creating = useRef<Promise<Session> | null>(null);
   const callbacks = useRef(options);
   callbacks.current = options;
 
   useEffect(() => {
     if (sessionId !== null && sessionId === created.current) {
-      created.current = null; // we are streaming into it: nothing to load
+      created.current = null; // we created it (and may be streaming into it): nothing to load
       return;
     }
     abort.current?.abort();
+    setSession(null);
     setMessages([]);
     setLoading(sessionId !== null);
     if (sessionId === null) return;
@@ -54,7 +73,8 @@ export function useConversation(options: Options) {
     call(client.GET("/api/v1/sessions/{session_id}", { params: { path: { session_id: sessionId } } }))
       .then((session) => {
         if (!current) return;
-        setMessages((session.messages ?? []).map(shown));
+        setSession(session);
+        setMessages((session.messages ?? []).map((message) => shown(message)));
         callbacks.current.onOpened(session);
       })
       .catch((error: unknown) => current && callbacks.current.report(error))
@@ -69,8 +89,10 @@ export function useConversation(options: Options) {
   const update = (key: string, change: (m: ShownMessage) => ShownMessage) =>
     setMessages((all) => all.map((m) => (m.key === key ? change(m) : m)));
 
-  async function send(content: string, model: string | null) {
-    if (abort.current || !content.trim()) return;
+  /** Send `content`; `files` names what was attached for it (shown on the question).
+   *  Resolves false when the server refused the message (nothing was stored). */
+  async function send(content: string, model: string | null, files: string[] = []) {
+    if (abort.current || !content.trim()) return false;
     const controller = new AbortController();
     abort.current = controller;
     setStreaming(true);
@@ -82,6 +104,8 @@ export function useConversation(options: Options) {
       status: "complete",
       error: null,
       model: null,
+      citations: [],
+      files,
     };
     const answer: ShownMessage = {
       key: `local-answer-${stamp}`,
@@ -90,10 +114,12 @@ export function useConversation(options: Options) {
       status: "streaming",
       error: null,
       model,
+      citations: [],
+      files: [],
     };
     let accepted = false;
     try {
-      const id = sessionId ?? (await createSession(model));
+      const id = await ensureSession(model);
       setMessages((all) => [...all, question, answer]);
       setDraft("");
       const events = await sendMessage(client, {
@@ -110,7 +136,7 @@ export function useConversation(options: Options) {
           setMessages((all) =>
             all.map((m) =>
               m.key === question.key
-                ? shown(event.user)
+                ? shown(event.user, files)
                 : m.key === answer.key
                   ? shown(event.assistant)
                   : m,
@@ -138,16 +164,43 @@ export function useConversation(options: Options) {
       setStreaming(false);
       callbacks.current.onTurnEnded();
     }
+    return accepted;
   }
 
-  async function createSession(model: string | null): Promise<string> {
-    const session = await call(client.POST("/api/v1/sessions", { body: { model } }));
-    created.current = session.id;
-    callbacks.current.onCreated(session);
-    return session.id;
+  /** The open session's id; a chat with none gets one (with the model and the knowledge
+   *  picked for it) once, however many callers ask at the same time. */
+  async function ensureSession(model: string | null): Promise<string> {
+    if (sessionId !== null) return sessionId;
+    if (created.current !== null) return created.current;
+    creating.current ??= createSession(model);
+    return (await creating.current).id;
+  }
+
+  async function createSession(model: string | null): Promise<Session> {
+    const knowledge = callbacks.current.newKnowledge;
+    try {
+      const made = await call(client.POST("/api/v1/sessions", { body: { model, knowledge } }));
+      created.current = made.id;
+      setSession(made);
+      callbacks.current.onCreated(made);
+      return made;
+    } finally {
+      creating.current = null;
+    }
   }
 
   const stop = useCallback(() => abort.current?.abort(), []);
 
-  return { messages, loading, streaming, draft, setDraft, send, stop };
+  return {
+    session,
+    setSession,
+    messages,
+    loading,
+    streaming,
+    draft,
+    setDraft,
+    send,
+    stop,
+    ensureSession,
+  };
 }

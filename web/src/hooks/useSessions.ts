@@ -68,5 +68,9 @@ export function useSessions(client: ApiClient, report: (error: unknown) => void)
     setSessions((shown) => [session, ...shown.filter((s) => s.id !== session.id)]);
   }
 
-  return { sessions, hasMore, reload, loadMore, rename, remove, added };
+  function replaced(session: Session) {
+    setSessions((shown) => shown.map((s) => (s.id === session.id ? session : s)));
+  }
+
+  return { sessions, hasMore, reload, loadMore, rename, remove, added, replaced };
 }

@@ -23,11 +23,25 @@ async def apply(
             raise ValidationFailed(
                 f"resource {index} ({item.kind}) has no metadata.name", param="metadata.name"
             )
+        context = {"label": body.version_label, "git": body.git or {}}
         resources.append(
-            Resource(kind=item.kind, name=name, spec=item.spec, api_version=item.api_version)
+            Resource(
+                kind=item.kind,
+                name=name,
+                spec=item.spec,
+                api_version=item.api_version,
+                context=context,
+            )
         )
     outcomes = await services.apply.apply(principal, resources, dry_run=body.dry_run)
     return [
-        ApplyResultOut(kind=o.kind, name=o.name, action=o.action, dry_run=o.dry_run)
+        ApplyResultOut(
+            kind=o.kind,
+            name=o.name,
+            action=o.action,
+            dry_run=o.dry_run,
+            version=o.detail.get("version"),
+            diff=o.detail.get("diff"),
+        )
         for o in outcomes
     ]

@@ -36,10 +36,14 @@ async def chat_completions(
     request = body.to_domain()
     if not body.stream:
         model, result = await services.inference.chat(principal, request)
-        return JSONResponse(fmt.chat_completion(model, result))
+        return JSONResponse(fmt.chat_completion(model, result, result.extension))
     stream = await services.inference.chat_stream(principal, request)
     events = await prefetch(stream.events)
-    return sse_response(fmt.chat_chunks(stream.model, events, include_usage=body.include_usage))
+    return sse_response(
+        fmt.chat_chunks(
+            stream.model, events, include_usage=body.include_usage, extra=stream.extension
+        )
+    )
 
 
 @router.post("/completions", response_model=None)

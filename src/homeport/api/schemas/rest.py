@@ -384,6 +384,10 @@ class ResourceIn(BaseModel):
 class ApplyIn(Strict):
     resources: list[ResourceIn] = Field(min_length=1, max_length=500)
     dry_run: bool = False
+    version_label: str | None = Field(default=None, max_length=200)
+    git: dict[str, str] | None = Field(
+        default=None, description="commit, branch and remote of the work tree applied from"
+    )
 
 
 class ApplyResultOut(BaseModel):
@@ -391,6 +395,8 @@ class ApplyResultOut(BaseModel):
     name: str
     action: str
     dry_run: bool
+    version: int | None = Field(default=None, description="An app's version after applying")
+    diff: str | None = Field(default=None, description="What changed, as a unified diff")
 
 
 # -- audit --------------------------------------------------------------------------------

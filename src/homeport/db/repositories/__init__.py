@@ -17,6 +17,7 @@ from homeport.db.repositories.accounts import (
 from homeport.db.repositories.ownership import UserDataRepository
 from homeport.db.repositories.providers import ProviderRepository
 from homeport.db.repositories.runners import ModelRepository, RunnerTokenRepository
+from homeport.db.repositories.secrets import SecretRepository
 from homeport.db.repositories.sessions import ChatSessionRepository
 from homeport.db.repositories.users import ApiKeyRepository, UserRepository
 
@@ -29,6 +30,7 @@ __all__ = [
     "OrgRepository",
     "ProviderRepository",
     "RunnerTokenRepository",
+    "SecretRepository",
     "ServerSettingRepository",
     "TeamRepository",
     "ThrottleRepository",
