@@ -216,3 +216,19 @@ async def test_an_apps_knowledge_is_read_through_the_app(
         assert (await zaphod.get("/api/v1/knowledge/lighthouse")).status_code == 404
     sent = upstream.requests[-1].json["messages"]
     assert sent[0]["content"] == "You are a tour guide." and "[1]" in sent[1]["content"]
+
+
+async def test_a_session_with_an_app_records_the_version_that_answered(
+    services: Services, client: httpx.AsyncClient, upstream: FakeOpenAI
+) -> None:
+    await apply(client, "marvin", MARVIN)
+    session = (await client.post("/api/v1/sessions", json={"model": "app/marvin"})).json()
+    upstream.enqueue("Sigh.")
+    turn = await client.post(
+        f"/api/v1/sessions/{session['id']}/messages", json={"content": "hi", "stream": False}
+    )
+    assert turn.status_code == 200, turn.text
+    assert turn.json()["assistant_message"]["model"] == "app/marvin@1"
+    await services.usage.flush()
+    usage = (await client.get("/api/v1/usage", params={"group_by": "app"})).json()
+    assert [row["requests"] for row in usage["data"] if row.get("app") == "marvin"] == [1]

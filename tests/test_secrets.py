@@ -360,12 +360,22 @@ def on_terminal(
         env=environment,
     ) as process:
         os.close(terminal)
-        output = _read_until(controller, b"Value:")
-        os.write(controller, answer.encode() + b"\n")
-        output += _read_until(controller, None)
-        code = process.wait(timeout=60)
+        try:
+            output = _read_until(controller, b"Value: ")  # the space: echo is off by then
+            os.write(controller, answer.encode() + b"\n")
+            output += _read_until(controller, None)
+        finally:
+            code = _ended(process)
     os.close(controller)
     return code, output.decode(errors="replace")
+
+
+def _ended(process: subprocess.Popen[bytes]) -> int:
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
 
 
 def _read_until(fd: int, marker: bytes | None) -> bytes:
