@@ -33,6 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from homeport.domain.secrets import references
 from homeport.errors import ValidationFailed
 
 API_VERSION = "app.aispec.org/v1alpha1"
@@ -46,7 +47,6 @@ SchemaKind = Literal["inline", "file", "url"]
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-SECRET_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEMA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 # fmt: off
@@ -505,19 +505,7 @@ def _duplicates(items: list[tuple[Loc, Any]], what: str) -> Iterator[tuple[Loc, 
 
 def secret_references(spec: AppSpec) -> set[str]:
     """The NAMEs of `${NAME}` placeholders in the spec's strings (resolved by the server)."""
-    dumped = spec.model_dump(by_alias=True)
-    return {match[1] for text in _strings(dumped) for match in SECRET_REFERENCE.finditer(text)}
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+    return set(references(spec.model_dump(by_alias=True)))
 
 
 def file_references(spec: AppSpec) -> list[tuple[str, str]]:

@@ -14,6 +14,8 @@ Scores:
 - `dense_score`: cosine similarity of query and chunk, in [-1, 1].
 - `keyword_score`: the store's full-text rank (bm25 or ts_rank_cd) divided by the best rank
   among the keyword candidates of the same query, so the best keyword match scores 1.0.
+  Keyword search looks for any of the query's words, leaving out those most chunks hold
+  (`rare_terms`).
 - `score`: the single method's score in dense or keyword mode; in hybrid mode the reciprocal
   rank fusion `sum(1 / (RRF_K + rank))` over the lists that found the chunk (rank from 1).
 
@@ -44,6 +46,8 @@ RRF_K = 60
 first few ranks so that agreement between the lists counts more than one list's top spot."""
 
 MAX_TERMS = 32
+COMMON_SHARE = 0.05
+COMMON_CHUNKS = 1000
 MAX_DIMENSIONS = 16_000
 
 
@@ -181,23 +185,33 @@ def keyword_terms(text: str) -> list[str]:
     return list(dict.fromkeys(words))[:MAX_TERMS]
 
 
-def fts5_query(text: str) -> str | None:
-    """A SQLite FTS5 MATCH expression for free text: any of its words, each quoted.
+def rare_terms(terms: Sequence[str], chunks_with: Mapping[str, float], total: float) -> list[str]:
+    """The terms worth a full-text query: those in at most 5% of all `total` chunks (or in
+    at most 1,000), or, when every term is that common, the rarest one.
 
-    None when the text has no words. `AND`, `NEAR` and the like become plain words.
+    `chunks_with` estimates how many chunks hold a term (missing: rare). A word in a large
+    share of the index tells little about any chunk, as a stopword, and would make the
+    query rank most of the index; PostgreSQL's ts_rank_cd does not weigh words by rarity,
+    so leaving common ones out improves its ranking too.
     """
-    terms = keyword_terms(text)
+    limit = max(COMMON_SHARE * total, COMMON_CHUNKS)
+    rare = [term for term in terms if chunks_with.get(term, 0) <= limit]
+    if rare or not terms:
+        return rare
+    return [min(terms, key=lambda term: chunks_with.get(term, 0))]
+
+
+def fts5_query(terms: Sequence[str]) -> str | None:
+    """A SQLite FTS5 MATCH expression for any of the words (see `keyword_terms`), each
+    quoted, so `AND`, `NEAR` and the like are plain words. None when there are none."""
     if not terms:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def websearch_query(text: str) -> str | None:
-    """Input for PostgreSQL's `websearch_to_tsquery`: any of the text's words.
-
-    None when the text has no words.
-    """
-    terms = keyword_terms(text)
+def websearch_query(terms: Sequence[str]) -> str | None:
+    """Input for PostgreSQL's `websearch_to_tsquery`: any of the words (see `keyword_terms`).
+    None when there are none."""
     return " or ".join(terms) if terms else None
 
 

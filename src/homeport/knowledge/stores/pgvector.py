@@ -7,8 +7,9 @@ race), outside Alembic's migrations. `knowledge_chunks` holds every dimension in
 creates a partial HNSW index on `embedding::vector(N)` where `dims = N` (`halfvec` above
 2,000 dimensions, HNSW's limit for `vector`; none above 4,000, where search is exact). A
 generated `tsvector` (title and section weighted below the text) with a GIN index serves
-keyword search. `knowledge_scopes` counts the chunks of each scope and dimension, kept in
-the same transactions as the chunks.
+keyword search; how many chunks hold each common word comes from the planner's statistics
+on it (`pg_stats`, kept by autovacuum's ANALYZE), read every few minutes. `knowledge_scopes`
+counts the chunks of each scope and dimension, kept in the same transactions as the chunks.
 
 Dense search picks its path from those counts, in the same transaction as the query:
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -40,7 +42,9 @@ from homeport.domain.knowledge import Hit, IndexedChunk, SearchMode
 from homeport.knowledge.stores.base import (
     Ranked,
     dimensions_of,
+    keyword_terms,
     make_query,
+    rare_terms,
     run_search,
     scope_key,
     websearch_query,
@@ -52,6 +56,7 @@ HNSW_HALFVEC_LIMIT = 4000
 EF_SEARCH = 100
 EF_SEARCH_LIMIT = 1000
 EXACT_ROWS = 20_000
+WORD_STATS_SECONDS = 300.0
 
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -145,6 +150,13 @@ SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
        set_config('hnsw.ef_search', $1, true)
 """
 
+WORD_STATS = """
+SELECT most_common_elems::text::text[] AS words, most_common_elem_freqs AS shares,
+       (SELECT reltuples FROM pg_class WHERE oid = 'knowledge_chunks'::regclass) AS total
+FROM pg_stats
+WHERE schemaname = current_schema() AND tablename = 'knowledge_chunks' AND attname = 'tsv'
+"""
+
 KEYWORD = f"""
 SELECT {COLUMNS}, ts_rank_cd(tsv, query) AS rank
 FROM knowledge_chunks, websearch_to_tsquery('simple', $1) AS query
@@ -216,6 +228,9 @@ class PgVectorStore:
         self.exact_rows = exact_rows
         self._pool: Any = None
         self._indexed: set[int] = set()
+        self._word_counts: dict[str, float] = {}
+        self._words_total = 0.0
+        self._word_stats_at = -math.inf
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -305,11 +320,21 @@ class PgVectorStore:
         return [(_chunk(row), 1.0 - float(row["distance"])) for row in rows]
 
     async def _keyword(self, text: str, scopes: list[str], limit: int) -> Ranked:
-        query = websearch_query(text)
+        query = websearch_query(await self._rare_terms(keyword_terms(text)))
         if query is None:
             return []
         rows = await self._open_pool().fetch(KEYWORD, query, scopes, limit)
         return [(_chunk(row), float(row["rank"])) for row in rows]
+
+    async def _rare_terms(self, terms: list[str]) -> list[str]:
+        """`rare_terms` with the word counts PostgreSQL's statistics estimate for `tsv`."""
+        if time.monotonic() - self._word_stats_at > WORD_STATS_SECONDS:
+            row = await self._open_pool().fetchrow(WORD_STATS)
+            shares = dict(zip(row["words"], row["shares"], strict=False)) if row else {}
+            total = float(row["total"]) if row else 0.0
+            self._word_counts = {word: share * total for word, share in shares.items()}
+            self._words_total, self._word_stats_at = total, time.monotonic()
+        return rare_terms(terms, self._word_counts, self._words_total)
 
     async def _ensure_index(self, n: int) -> None:
         statement = index_statement(n)

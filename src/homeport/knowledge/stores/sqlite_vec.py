@@ -12,7 +12,7 @@ Tables:
 - `vec_<N>`: a `vec0` table per embedding dimension N (cosine distance), with `scope` as a
   metadata column so `scope IN (...)` is applied during the k-nearest-neighbour scan.
 - `chunks_fts`: an FTS5 index over text, section and title, external content on `chunks`,
-  ranked by bm25.
+  ranked by bm25; `chunks_vocab` tells how many chunks hold each word.
 
 Triggers on `chunks` keep the other tables in step, so deleting a chunk row deletes the rest.
 """
@@ -34,7 +34,9 @@ from homeport.knowledge.stores.base import (
     Ranked,
     dimensions_of,
     fts5_query,
+    keyword_terms,
     make_query,
+    rare_terms,
     run_search,
     scope_key,
 )
@@ -65,6 +67,7 @@ CREATE INDEX IF NOT EXISTS chunks_kb ON chunks (kb_id, version, document_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
     text, section, title, content = 'chunks', content_rowid = 'rowid'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab (chunks_fts, row);
 CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts (rowid, text, section, title)
     VALUES (new.rowid, new.text, new.section, new.title);
@@ -172,11 +175,21 @@ class SqliteIndex:
         return [(_chunk(row), 1.0 - float(row[-1])) for row in rows]
 
     def keyword(self, text: str, scopes: list[str], limit: int) -> Ranked:
-        match = fts5_query(text)
+        match = fts5_query(self._rare_terms(keyword_terms(text)))
         if match is None:
             return []
         rows = self.connection.execute(KEYWORD, (match, json.dumps(scopes), limit))
         return [(_chunk(row), -float(row[-1])) for row in rows]
+
+    def _rare_terms(self, terms: list[str]) -> list[str]:
+        if not terms:
+            return []
+        marks = ", ".join("?" * len(terms))
+        rows = self.connection.execute(
+            f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", terms
+        )
+        total = self.connection.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return rare_terms(terms, dict(rows.fetchall()), total)
 
     def _insert(self, chunk: IndexedChunk) -> None:
         scope = scope_key(chunk.kb_id, chunk.version)
