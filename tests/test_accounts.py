@@ -128,9 +128,12 @@ async def test_registration_can_be_closed_and_reopened_by_admins(tmp_path: Path)
             assert error_code(refused) == "registration_closed"
             assert "closed" in refused.json()["error"]["message"]
 
-            assert (await admin.get("/api/v1/settings")).json() == {"registration": "closed"}
+            assert (await admin.get("/api/v1/settings")).json() == {
+                "registration": "closed",
+                "outbound_allow": [],
+            }
             opened = await admin.put("/api/v1/settings", json={"registration": "open"})
-            assert opened.json() == {"registration": "open"}
+            assert opened.json() == {"registration": "open", "outbound_allow": []}
             assert (await anonymous.get("/api/v1/auth/options")).json()["registration"] == "open"
             assert (await register(anonymous, "alice")).status_code == 201
 

@@ -14,7 +14,13 @@ from homeport.db.engine import Database
 from homeport.domain.knowledge import Hit, IndexedChunk, SearchMode
 from homeport.errors import ValidationFailed
 from homeport.knowledge.stores import VectorStore, open_store
-from homeport.knowledge.stores.base import fts5_query, fuse, keyword_terms
+from homeport.knowledge.stores.base import (
+    fts5_query,
+    fuse,
+    keyword_terms,
+    rare_terms,
+    websearch_query,
+)
 from homeport.knowledge.stores.pgvector import PgVectorStore
 from homeport.settings import async_database_url
 from tests.conftest import make_settings
@@ -316,6 +322,25 @@ async def test_hnsw_keeps_searching_until_the_scope_filter_is_satisfied(
         await connection.close()
 
 
+@pytest.mark.postgres
+async def test_the_graph_path_serves_every_dimension(postgres_url: str) -> None:
+    """HNSW on `vector` up to 2,000 dimensions, on `halfvec` up to 4,000, none beyond."""
+    rng = np.random.default_rng(11)
+    store = PgVectorStore(async_database_url(postgres_url), exact_rows=0)
+    await store.open()
+    try:
+        for dims in (8, 2500, 4500):
+            kb = f"kb-{dims}"
+            vectors = [random_unit(rng, dims) for _ in range(5)]
+            await store.add([chunk(f"{kb}-{i}", v, kb=kb) for i, v in enumerate(vectors)])
+            hits = await store.search(
+                vector=vectors[3], text=None, scopes={kb: 1}, top_k=2, mode="dense"
+            )
+            assert ids(hits)[0] == f"{kb}-3" and len(hits) == 2
+    finally:
+        await store.close()
+
+
 async def test_bad_searches_are_client_errors(store: VectorStore) -> None:
     scopes = {"kb-a": 1}
     with pytest.raises(ValidationFailed):
@@ -350,15 +375,23 @@ async def test_the_sqlite_store_lives_in_the_data_dir(tmp_path: Path) -> None:
 
 
 def test_free_text_becomes_quoted_words() -> None:
-    assert keyword_terms('Salary AND "bands" -2025 (NEAR*)') == [
+    terms = keyword_terms('Salary AND "bands" -2025 (NEAR*) salary')
+    assert terms == ["salary", "and", "bands", "2025", "near"]
+    assert fts5_query(keyword_terms('a "b')) == '"a" OR "b"'
+    assert fts5_query(keyword_terms("?!")) is None
+    assert websearch_query(["black", "or", "white"]) == "black or or or white"
+
+
+def test_words_most_chunks_hold_are_left_out_of_keyword_queries() -> None:
+    counts = {"the": 90_000, "of": 60_000, "salary": 300, "bands": 4_000}
+    assert rare_terms(["the", "salary", "bands", "new"], counts, 100_000) == [
         "salary",
-        "and",
         "bands",
-        "2025",
-        "near",
+        "new",
     ]
-    assert fts5_query('a "b') == '"a" OR "b"'
-    assert fts5_query("?!") is None
+    assert rare_terms(["the", "of"], counts, 100_000) == ["of"]
+    assert rare_terms(["the", "of"], counts, 2_000_000) == ["the", "of"]  # under 5%
+    assert rare_terms(["the"], {"the": 900}, 1_000) == ["the"]  # a small index keeps all
 
 
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:

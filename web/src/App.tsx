@@ -4,8 +4,10 @@ import { forgetKey, savedCredentials, type Credentials } from "./auth";
 import { ChatPage } from "./components/ChatPage";
 import { DeviceApproval } from "./components/DeviceApproval";
 import { AdminPage } from "./components/admin/AdminPage";
+import { AppsPage } from "./components/apps/AppsPage";
 import { KnowledgePage } from "./components/knowledge/KnowledgePage";
 import { SignIn } from "./components/SignIn";
+import { usePath } from "./router";
 
 type Auth =
   | { state: "checking"; credentials: Credentials }
@@ -40,17 +42,19 @@ function isAdmin(user: User): boolean {
 }
 
 /** Which page a path shows: the server answers every non-API path with index.html. */
-function pageOf(path: string): "device" | "admin" | "knowledge" | "chat" {
+function pageOf(path: string): "device" | "admin" | "knowledge" | "apps" | "chat" {
   if (path === "/device") return "device";
   if (path === "/admin" || path.startsWith("/admin/")) return "admin";
   if (path === "/knowledge" || path.startsWith("/knowledge/")) return "knowledge";
+  if (path === "/apps" || path.startsWith("/apps/")) return "apps";
   return "chat";
 }
 
 export function App() {
   const [auth, setAuth] = useState<Auth>(initialAuth);
   const credentials = auth.state === "signed-out" ? null : auth.credentials;
-  const page = pageOf(window.location.pathname);
+  const [path] = usePath(); // pages move between each other without reloading (the app store)
+  const page = pageOf(path);
 
   const signOut = useCallback(
     (notice?: string) => {
@@ -91,6 +95,9 @@ export function App() {
           <nav className="main-nav" aria-label="Main">
             <a href="/" aria-current={page === "chat" ? "page" : undefined}>
               Chat
+            </a>
+            <a href="/apps" aria-current={page === "apps" ? "page" : undefined}>
+              Apps
             </a>
             <a href="/knowledge" aria-current={page === "knowledge" ? "page" : undefined}>
               Knowledge
@@ -141,6 +148,9 @@ export function App() {
           user={auth.user}
           onUnauthorized={onUnauthorized}
         />
+      )}
+      {auth.state === "signed-in" && page === "apps" && (
+        <AppsPage credentials={auth.credentials} user={auth.user} onUnauthorized={onUnauthorized} />
       )}
       {auth.state === "signed-in" && page === "chat" && (
         <ChatPage credentials={auth.credentials} onUnauthorized={onUnauthorized} />

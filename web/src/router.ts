@@ -1,7 +1,10 @@
-// The UI's URLs: `/` (a new chat), `/chat/<session id>`, `/knowledge` and
-// `/knowledge/<knowledge base id>`. The server answers every non-API path with index.html, so
-// these survive a reload.
-import { useCallback, useEffect, useState } from "react";
+// The UI's URLs: `/` (a new chat; `/?model=<id>` picks its model), `/chat/<session id>`,
+// `/knowledge`, `/knowledge/<knowledge base id>`, `/apps` and `/apps/<app name>`. The server
+// answers every non-API path with index.html, so these survive a reload.
+import { useCallback, useEffect, useState, type MouseEvent } from "react";
+
+/** Fired after `navigate`, so that every `usePath` (the page switcher's too) follows. */
+const NAVIGATED = "homeport:navigated";
 
 export function chatPath(sessionId: string | null): string {
   return sessionId ? `/chat/${encodeURIComponent(sessionId)}` : "/";
@@ -21,17 +24,79 @@ export function knowledgeIdOf(path: string): string | null {
   return match?.[1] ? decodeURIComponent(match[1]) : null;
 }
 
+export function appsPath(name: string | null): string {
+  return name ? `/apps/${encodeURIComponent(name)}` : "/apps";
+}
+
+export function appNameOf(path: string): string | null {
+  const match = /^\/apps\/([^/]+)\/?$/.exec(path);
+  return match?.[1] ? decodeURIComponent(match[1]) : null;
+}
+
+/** A new chat with `model` picked (an app's `app/<name>`, say). */
+export function newChatPath(model: string): string {
+  return `/?model=${encodeURIComponent(model)}`;
+}
+
+/** Go to `to` (a path, with a query if need be) without reloading; `state` travels in the
+ *  history entry (same-origin only, unlike a query a link elsewhere could set). */
+export function navigate(to: string, state: unknown = null): void {
+  const here = window.location.pathname + window.location.search;
+  if (to !== here) window.history.pushState(state, "", to);
+  window.dispatchEvent(new Event(NAVIGATED));
+}
+
 /** The current path, and a function that moves to another without reloading. */
 export function usePath(): [string, (path: string) => void] {
   const [path, setPath] = useState(window.location.pathname);
   useEffect(() => {
-    const onPop = () => setPath(window.location.pathname);
-    window.addEventListener("popstate", onPop);
-    return () => window.removeEventListener("popstate", onPop);
+    const follow = () => setPath(window.location.pathname);
+    window.addEventListener("popstate", follow);
+    window.addEventListener(NAVIGATED, follow);
+    return () => {
+      window.removeEventListener("popstate", follow);
+      window.removeEventListener(NAVIGATED, follow);
+    };
   }, []);
-  const navigate = useCallback((next: string) => {
-    if (next !== window.location.pathname) window.history.pushState(null, "", next);
-    setPath(next);
-  }, []);
-  return [path, navigate];
+  const go = useCallback((next: string) => navigate(next), []);
+  return [path, go];
+}
+
+/** A plain click on a link goes through `navigate`; a modified one (new tab, ...) is left to
+ *  the browser. */
+export function followLink(event: MouseEvent<HTMLAnchorElement>, to: string): void {
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  navigate(to);
+}
+
+// -- starting a chat from elsewhere (the app store) -------------------------------------------
+
+/** What a new chat was opened with: a model from `/?model=`, and a first message to send
+ *  (from the history entry's state, which only this page can set). */
+export interface ChatIntent {
+  model: string;
+  ask: string | null;
+}
+
+/** Open a new chat with `model`, sending `ask` as its first message when given. */
+export function startChat(model: string, ask?: string): void {
+  navigate(newChatPath(model), ask ? { ask } : null);
+}
+
+export function chatIntent(): ChatIntent | null {
+  if (window.location.pathname !== "/") return null;
+  const model = new URLSearchParams(window.location.search).get("model");
+  if (!model) return null;
+  const state: unknown = window.history.state;
+  const ask =
+    typeof state === "object" && state !== null && "ask" in state && typeof state.ask === "string"
+      ? state.ask
+      : null;
+  return { model, ask };
+}
+
+/** The intent is acted on once: a reload or a return to this entry does not send it again. */
+export function forgetChatIntent(): void {
+  window.history.replaceState(null, "", window.location.pathname);
 }

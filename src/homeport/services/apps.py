@@ -16,11 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeport.apps.loading import load_mapping
-from homeport.apps.spec import AppSpec, AssistantSpec, KnowledgeSpec, secret_references
+from homeport.apps.spec import (
+    AppSpec,
+    AssistantSpec,
+    KnowledgeSpec,
+    dump_app,
+    secret_references,
+)
 from homeport.db.engine import Database
 from homeport.db.repositories import UserRepository
 from homeport.db.repositories.apps import RESOURCE_TYPE, AppRepository
@@ -47,6 +52,8 @@ from homeport.services.sharing import GrantIndex, SharedResource, reaches
 from homeport.services.users import load_principal
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+# Names the app routes use for themselves (/api/v1/apps/schema).
+RESERVED = frozenset({"schema"})
 API_VERSION = "app.aispec.org/v1alpha1"
 Action = Literal["created", "updated", "unchanged"]
 
@@ -111,14 +118,9 @@ def content_hash(spec: dict[str, Any]) -> str:
 
 
 def spec_yaml(name: str, spec: dict[str, Any]) -> str:
-    """The wrapped form of a stored spec: applying it changes nothing."""
-    document = {
-        "apiVersion": API_VERSION,
-        "kind": "AIApp",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    """The wrapped form of a stored spec (multi-line text as `|` blocks): applying it
+    changes nothing."""
+    return dump_app(validate_spec(name, spec), name)
 
 
 class AppService:
@@ -185,7 +187,7 @@ class AppService:
         return Applied(action, version.number, diff)
 
     def check(self, principal: Principal, name: str, spec: dict[str, Any]) -> None:
-        if not NAME.match(name):
+        if not NAME.match(name) or name in RESERVED:
             raise ValidationFailed(
                 f"'{name}' cannot name an app: use lowercase letters, digits, '.', '_', '-'",
                 param="metadata.name",

@@ -9,6 +9,9 @@ export type Session = components["schemas"]["SessionOut"];
 export type Message = components["schemas"]["MessageOut"];
 export type Citation = components["schemas"]["CitationOut"];
 export type AuthOptions = components["schemas"]["AuthOptionsOut"];
+export type AppInfo = components["schemas"]["AppOut"];
+export type AppVersion = components["schemas"]["VersionOut"];
+export type AppInspected = components["schemas"]["InspectOut"];
 
 export type ApiClient = ReturnType<typeof createClient<paths>>;
 
@@ -93,6 +96,12 @@ export async function listChatModels(client: ApiClient): Promise<Model[]> {
   const body = await call(client.GET("/v1/models"));
   const models = (body as { data?: Model[] }).data ?? [];
   return models.filter((model) => model.homeport?.kind !== "embedding");
+}
+
+/** The app a model id names (`app/<name>`, `app/<name>@<version>`, `app/<name>/<assistant>`). */
+export function appNameOfModel(model: string | null | undefined): string | null {
+  const match = /^app\/([^@/]+)/.exec(model ?? "");
+  return match?.[1] ?? null;
 }
 
 export function messageOf(error: unknown): string {

@@ -1313,10 +1313,239 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Secrets */
+        get: operations["list_secrets_api_v1_secrets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set Secret */
+        put: operations["set_secret_api_v1_secrets__name__put"];
+        post?: never;
+        /** Delete Secret */
+        delete: operations["delete_secret_api_v1_secrets__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/reencrypt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reencrypt Secrets
+         * @description Encrypt every user's secrets under the current HOMEPORT_SECRET_KEY (after a rotation).
+         */
+        post: operations["reencrypt_secrets_api_v1_secrets_reencrypt_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Apps
+         * @description The app store: the apps you may use (yours, shared with you, published).
+         */
+        get: operations["list_apps_api_v1_apps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Schema
+         * @description The JSON Schema of `kind: AIApp`, for editors.
+         */
+        get: operations["schema_api_v1_apps_schema_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inspect */
+        get: operations["inspect_api_v1_apps__name__get"];
+        put?: never;
+        post?: never;
+        /** Delete App */
+        delete: operations["delete_app_api_v1_apps__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History
+         * @description Every version, newest first.
+         */
+        get: operations["history_api_v1_apps__name__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Diff
+         * @description A unified diff between two versions' specs.
+         */
+        get: operations["diff_api_v1_apps__name__diff_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rollback
+         * @description Make an earlier version's spec current again, as a new version.
+         */
+        post: operations["rollback_api_v1_apps__name__rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{name}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish
+         * @description Put an app in everyone's app store, or take it out (platform admins).
+         */
+        post: operations["publish_api_v1_apps__name__publish_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AppOut
+         * @description An app as the app store shows it.
+         */
+        AppOut: {
+            /** Name */
+            name: string;
+            /**
+             * Model
+             * @description Its id under /v1: app/<name>
+             */
+            model: string;
+            /** Display Name */
+            display_name: string | null;
+            /** Description */
+            description: string | null;
+            /** Avatar */
+            avatar: string | null;
+            /** Image */
+            image: string | null;
+            /** Conversation Starters */
+            conversation_starters: string[];
+            /** Assistants */
+            assistants: string[];
+            /** Version */
+            version: number;
+            /** Owner Id */
+            owner_id: string;
+            /** Published */
+            published: boolean;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** ApplyIn */
         ApplyIn: {
             /** Resources */
@@ -1326,6 +1555,15 @@ export interface components {
              * @default false
              */
             dry_run: boolean;
+            /** Version Label */
+            version_label?: string | null;
+            /**
+             * Git
+             * @description commit, branch and remote of the work tree applied from
+             */
+            git?: {
+                [key: string]: string;
+            } | null;
         };
         /** ApplyResultOut */
         ApplyResultOut: {
@@ -1337,6 +1575,16 @@ export interface components {
             action: string;
             /** Dry Run */
             dry_run: boolean;
+            /**
+             * Version
+             * @description An app's version after applying
+             */
+            version?: number | null;
+            /**
+             * Diff
+             * @description What changed, as a unified diff
+             */
+            diff?: string | null;
         };
         /** AuditEventOut */
         AuditEventOut: {
@@ -1809,6 +2057,20 @@ export interface components {
         HitsOut: {
             /** Data */
             data: components["schemas"]["HitOut"][];
+        };
+        /** InspectOut */
+        InspectOut: {
+            app: components["schemas"]["AppOut"];
+            version: components["schemas"]["VersionOut"];
+            /**
+             * Yaml
+             * @description The spec as applied (secrets stay ${NAME}); applying it is a no-op
+             */
+            yaml: string;
+            /** Spec */
+            spec: {
+                [key: string]: unknown;
+            };
         };
         /** InstanceOut */
         InstanceOut: {
@@ -2331,6 +2593,11 @@ export interface components {
             /** Updated At */
             updated_at: string | null;
         };
+        /** PublishIn */
+        PublishIn: {
+            /** Published */
+            published: boolean;
+        };
         /** QueryIn */
         QueryIn: {
             /** Query */
@@ -2391,6 +2658,14 @@ export interface components {
              */
             updated_at: string;
         };
+        /** ReencryptedOut */
+        ReencryptedOut: {
+            /**
+             * Secrets
+             * @description How many secrets are now encrypted under the current key
+             */
+            secrets: number;
+        };
         /** RegisterIn */
         RegisterIn: {
             /** Name */
@@ -2446,6 +2721,14 @@ export interface components {
             schema?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /** RollbackIn */
+        RollbackIn: {
+            /**
+             * To
+             * @description The version whose spec becomes current again
+             */
+            to: number;
         };
         /** RunnerOut */
         RunnerOut: {
@@ -2526,6 +2809,29 @@ export interface components {
              * @description The URL runners should dial (HOMEPORT_PUBLIC_URL), when set
              */
             control_plane?: string | null;
+        };
+        /** SecretIn */
+        SecretIn: {
+            /**
+             * Value
+             * @description The secret's value (at most 64 KiB); it is never shown
+             */
+            value: string;
+        };
+        /** SecretOut */
+        SecretOut: {
+            /** Name */
+            name: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** ServerSettingsIn */
         ServerSettingsIn: {
@@ -2909,6 +3215,33 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /** VersionOut */
+        VersionOut: {
+            /** Number */
+            number: number;
+            /** Content Hash */
+            content_hash: string;
+            /** Label */
+            label: string | null;
+            /** Git */
+            git: {
+                [key: string]: unknown;
+            };
+            /**
+             * Models
+             * @description Each assistant's model, as recorded when applied
+             */
+            models: string[];
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Current */
+            current: boolean;
         };
         /** WarmIn */
         WarmIn: {
@@ -5894,6 +6227,351 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HitsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_secrets_api_v1_secrets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretOut"][];
+                };
+            };
+        };
+    };
+    set_secret_api_v1_secrets__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_secret_api_v1_secrets__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reencrypt_secrets_api_v1_secrets_reencrypt_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReencryptedOut"];
+                };
+            };
+        };
+    };
+    list_apps_api_v1_apps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppOut"][];
+                };
+            };
+        };
+    };
+    schema_api_v1_apps_schema_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    inspect_api_v1_apps__name__get: {
+        parameters: {
+            query?: {
+                version?: number | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_app_api_v1_apps__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    history_api_v1_apps__name__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    diff_api_v1_apps__name__diff_get: {
+        parameters: {
+            query: {
+                from: number;
+                to: number;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rollback_api_v1_apps__name__rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    publish_api_v1_apps__name__publish_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppOut"];
                 };
             };
             /** @description Validation Error */

@@ -1,12 +1,22 @@
-import { useCallback, useMemo, useState } from "react";
-import { ApiError, apiClient, call, messageOf, type Session } from "../api/client";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { ApiError, apiClient, call, messageOf, type AppInfo, type Session } from "../api/client";
 import type { Credentials } from "../auth";
+import { useApps } from "../hooks/useApps";
 import { useAttachments } from "../hooks/useAttachments";
 import { useConversation } from "../hooks/useConversation";
 import { useKnowledgeBases } from "../hooks/useKnowledgeBases";
 import { useModels } from "../hooks/useModels";
 import { useSessions } from "../hooks/useSessions";
-import { chatPath, sessionIdOf, usePath } from "../router";
+import {
+  appsPath,
+  chatIntent,
+  chatPath,
+  followLink,
+  forgetChatIntent,
+  sessionIdOf,
+  usePath,
+} from "../router";
+import { AppAvatar } from "./apps/AppAvatar";
 import { Composer } from "./Composer";
 import { Conversation } from "./Conversation";
 import { ErrorMessage } from "./ErrorMessage";
@@ -37,6 +47,7 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
   );
 
   const { models, model, setModel } = useModels(client, report);
+  const apps = useApps(client, report);
   const sessions = useSessions(client, report);
   const knowledge = useKnowledgeBases(client, report);
   const conversation = useConversation({
@@ -59,6 +70,24 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
     ensureSession: () => conversation.ensureSession(model || null),
     report,
   });
+
+  // Opened from the app store (`/?model=app/<name>`, maybe with a starter to send): pick the
+  // model and send the starter, once. (Sent from a timer that an unmount cancels: React's
+  // strict mode mounts twice in development, and unmounting stops a stream.)
+  const [intent] = useState(chatIntent);
+  const intentDone = useRef(false);
+  useEffect(() => {
+    if (intent === null) return;
+    setModel(intent.model);
+    const timer = window.setTimeout(() => {
+      if (intentDone.current) return;
+      intentDone.current = true;
+      forgetChatIntent();
+      if (intent.ask) void conversation.send(intent.ask, intent.model);
+    }, 0);
+    return () => window.clearTimeout(timer);
+    // Once, on arrival: the intent is read when the page opens.
+  }, []);
 
   function open(id: string | null) {
     setError(null);
@@ -105,6 +134,8 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
   const noModels = models !== null && models.length === 0;
   const loadingSession = sessionId !== null && conversation.session === null;
   const chosen = conversation.session?.knowledge ?? (sessionId === null ? newKnowledge : []);
+  // The app answering (a session's model follows it once opened; a new chat's is the picked one).
+  const app = apps.appOf(model);
 
   return (
     <div className="chat">
@@ -119,7 +150,10 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
       />
       <main className="conversation-pane">
         <div className="conversation-header">
-          <h1>{current?.title ?? (sessionId ? "Chat" : "New chat")}</h1>
+          <div className="conversation-title">
+            <h1>{current?.title ?? (sessionId ? "Chat" : "New chat")}</h1>
+            {app && <ChatApp app={app} />}
+          </div>
           <div className="conversation-tools">
             <KnowledgePicker
               bases={knowledge.bases}
@@ -130,6 +164,7 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
             />
             <ModelPicker
               models={models}
+              appOf={apps.appOf}
               value={model}
               onChange={setModel}
               disabled={conversation.streaming}
@@ -145,6 +180,9 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
         <Conversation
           messages={conversation.messages}
           loading={conversation.loading}
+          appOf={apps.appOf}
+          starters={sessionId === null ? (app?.conversation_starters ?? []) : []}
+          onStarter={(starter) => void conversation.send(starter, model || null)}
           credentials={credentials}
           onError={setError}
         />
@@ -169,5 +207,21 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
         />
       </main>
     </div>
+  );
+}
+
+/** Who answers in this chat when it is an app: its avatar and name, linking to its page. */
+function ChatApp({ app }: { app: AppInfo }) {
+  const path = appsPath(app.name);
+  return (
+    <p className="chat-app">
+      <AppAvatar app={app} size="small" />
+      <span>
+        App:{" "}
+        <a href={path} onClick={(event) => followLink(event, path)}>
+          {app.display_name || app.name}
+        </a>
+      </span>
+    </p>
   );
 }

@@ -1,7 +1,9 @@
 import { useEffect, useRef } from "react";
+import type { AppInfo } from "../api/client";
 import type { Credentials } from "../auth";
 import type { ShownMessage } from "../hooks/useConversation";
 import { AnswerText } from "./AnswerText";
+import { Starters } from "./apps/Starters";
 import { SourcesList } from "./SourcesList";
 
 const STATUS_NOTE: Record<string, string> = {
@@ -12,13 +14,19 @@ const STATUS_NOTE: Record<string, string> = {
 interface Props {
   messages: ShownMessage[];
   loading: boolean;
+  /** The app a model id names, if any: its answers are labelled with its name. */
+  appOf: (model: string | null) => AppInfo | null;
+  /** Offered while the chat is empty (an app's conversation starters). */
+  starters: string[];
+  onStarter: (starter: string) => void;
   credentials: Credentials;
   /** A cited source could not be opened. */
   onError: (message: string) => void;
 }
 
 /** The messages, newest last; follows a streaming answer unless the user scrolled up. */
-export function Conversation({ messages, loading, credentials, onError }: Props) {
+export function Conversation(props: Props) {
+  const { messages, loading, appOf, credentials, onError } = props;
   const list = useRef<HTMLOListElement>(null);
   const following = useRef(true);
   const last = messages.at(-1);
@@ -39,6 +47,16 @@ export function Conversation({ messages, loading, credentials, onError }: Props)
   }
 
   if (loading) return <p className="conversation empty">Loading the conversation…</p>;
+  if (!messages.length && props.starters.length) {
+    return (
+      <div className="conversation empty">
+        <div className="empty-starters">
+          <p>Send a message to start, or try one of these:</p>
+          <Starters starters={props.starters} onPick={props.onStarter} />
+        </div>
+      </div>
+    );
+  }
   if (!messages.length) {
     return <p className="conversation empty">Pick a model and send a message to start.</p>;
   }
@@ -53,7 +71,7 @@ export function Conversation({ messages, loading, credentials, onError }: Props)
     >
       {messages.map((message) => (
         <li key={message.key} className={`message ${message.role}`} data-status={message.status}>
-          <span className="role">{message.role === "user" ? "You" : "Assistant"}</span>
+          <span className="role">{roleName(message, appOf)}</span>
           {message.files.length > 0 && (
             <ul className="chips" aria-label="Attached files">
               {message.files.map((name) => (
@@ -93,4 +111,10 @@ export function Conversation({ messages, loading, credentials, onError }: Props)
       ))}
     </ol>
   );
+}
+
+function roleName(message: ShownMessage, appOf: Props["appOf"]): string {
+  if (message.role === "user") return "You";
+  const app = appOf(message.model);
+  return app ? app.display_name || app.name : "Assistant";
 }

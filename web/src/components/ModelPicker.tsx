@@ -1,13 +1,28 @@
-import type { Model } from "../api/client";
+import { appNameOfModel, type AppInfo, type Model } from "../api/client";
 
 interface Props {
   models: Model[] | null;
+  /** The app a model id names (apps are listed apart, by their display names). */
+  appOf: (model: string) => AppInfo | null;
   value: string;
   onChange: (id: string) => void;
   disabled?: boolean;
 }
 
-export function ModelPicker({ models, value, onChange, disabled }: Props) {
+export function ModelPicker({ models, appOf, value, onChange, disabled }: Props) {
+  const plain = models?.filter((model) => appNameOfModel(model.id) === null) ?? [];
+  const apps = models?.filter((model) => appNameOfModel(model.id) !== null) ?? [];
+
+  function option(model: Model) {
+    const app = appOf(model.id);
+    return (
+      <option key={model.id} value={model.id}>
+        {app?.display_name ? `${app.display_name} (${model.id})` : model.id}
+        {model.homeport?.kind === "base" ? " (base)" : ""}
+      </option>
+    );
+  }
+
   return (
     <div className="model-picker">
       <label htmlFor="model">Model</label>
@@ -19,12 +34,14 @@ export function ModelPicker({ models, value, onChange, disabled }: Props) {
       >
         {models === null && <option value="">Loading…</option>}
         {models?.length === 0 && <option value="">No models</option>}
-        {models?.map((model) => (
-          <option key={model.id} value={model.id}>
-            {model.id}
-            {model.homeport?.kind === "base" ? " (base)" : ""}
-          </option>
-        ))}
+        {apps.length === 0 ? (
+          plain.map(option)
+        ) : (
+          <>
+            {plain.length > 0 && <optgroup label="Models">{plain.map(option)}</optgroup>}
+            <optgroup label="Apps">{apps.map(option)}</optgroup>
+          </>
+        )}
       </select>
     </div>
   );
