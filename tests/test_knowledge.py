@@ -313,3 +313,19 @@ async def test_changing_the_embedding_model_re_embeds_into_a_new_version(
     assert embedded and any("80 kroner" in text for r in embedded for text in r.json["input"])
     hits = (await query(client, "models", "tickets", mode="keyword")).json()["data"]
     assert "80 kroner" in hits[0]["snippet"]
+
+
+@pytest.mark.postgres
+async def test_the_whole_path_on_postgresql_and_pgvector(tmp_path: Path, postgres_url: str) -> None:
+    settings = make_settings(tmp_path, database_url=postgres_url)
+    async with build_services(settings) as services, asgi_client(services) as client:
+        assert type(services.knowledge.store).__name__ == "PgVectorStore"
+        kb = await create(client, "lighthouse")
+        await client.post("/api/v1/knowledge/lighthouse/sources", json={"text": LIGHTHOUSE})
+        (document,) = await wait_ready(client, "lighthouse")
+        assert document["state"] == "ready"
+        for mode in ("hybrid", "dense", "keyword"):
+            hits = (await query(client, "lighthouse", "adult ticket kroner", mode=mode)).json()
+            assert "80 kroner" in hits["data"][0]["snippet"], (mode, hits)
+        async with asgi_client(services, await new_user_key(client, "nosy")) as nosy:
+            assert (await query(nosy, kb["id"], "ticket")).status_code == 404
