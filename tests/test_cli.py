@@ -357,7 +357,7 @@ def test_apply_refuses_an_unknown_kind_and_changes_nothing(
     documents += "---\napiVersion: homeport.dev/v1\nkind: Widget\nmetadata: {name: w}\n"
     message = failed(cli("apply", "-f", "-", stdin=documents, env={"APPLY_KEY": "k"}), 1)
     assert "Widget" in message
-    assert "known kinds: Model, Provider" in message
+    assert "known kinds: AIApp, Model, Provider" in message
     with admin(server) as http:
         assert http.get("/api/v1/providers/before-widget").status_code == 404
 

@@ -57,6 +57,9 @@ from homeport.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# How long idle job workers get to stop before a job still running is cancelled.
+JOBS_STOP_SECONDS = 2.0
+
 
 @dataclass(slots=True)
 class Services:
@@ -246,16 +249,17 @@ def _current_policy(
 @asynccontextmanager
 async def _running_jobs(services: Services) -> AsyncIterator[None]:
     """The background job workers and the knowledge refresh schedule."""
-    tasks = [
-        asyncio.create_task(services.jobs.run(), name="jobs"),
-        asyncio.create_task(services.knowledge.refresh_due(), name="knowledge-schedule"),
-    ]
+    jobs = asyncio.create_task(services.jobs.run(), name="jobs")
+    schedule = asyncio.create_task(services.knowledge.refresh_due(), name="knowledge-schedule")
     try:
         yield
     finally:
-        for task in tasks:
+        schedule.cancel()
+        services.jobs.stop()
+        _, running = await asyncio.wait([jobs], timeout=JOBS_STOP_SECONDS)
+        for task in running:  # a job still at work: it runs again after the next start
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(jobs, schedule, return_exceptions=True)
 
 
 def _embedded_chat(settings: Settings) -> bool:

@@ -38,6 +38,7 @@ class JobRunner:
         self.lease = lease
         self._handlers: dict[str, Handler] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -56,7 +57,8 @@ class JobRunner:
             return await JobRepository(session).pending(key_prefix)
 
     async def run(self) -> None:
-        """Run the workers until cancelled."""
+        """Run the workers until `stop()`, or until cancelled."""
+        self._stopping = False
         workers = [asyncio.create_task(self._work(n)) for n in range(self.workers)]
         try:
             await asyncio.gather(*workers)
@@ -65,8 +67,14 @@ class JobRunner:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
+    def stop(self) -> None:
+        """Let idle workers end between polls (a worker cancelled inside a database call
+        can leave its connection half closed); a job in progress is cancelled by the caller."""
+        self._stopping = True
+        self._wake.set()
+
     async def _work(self, number: int) -> None:
-        while True:
+        while not self._stopping:
             job = await self._claim()
             if job is None:
                 self._wake.clear()
