@@ -259,3 +259,23 @@ async def test_knowledge_with_access_caller_is_filtered_by_the_callers_rights(
         theirs = (await ask(ford, "app/hr", "ticket price")).json()
         assert theirs["homeport"]["citations"] == []
         assert "80 kroner" not in str(upstream.requests[-1].json["messages"])
+
+
+async def test_an_app_with_several_assistants_picks_one_by_name(
+    client: httpx.AsyncClient, upstream: FakeOpenAI
+) -> None:
+    spec = {
+        "assistants": [
+            {"id": "greeter", "model": "up/fake-chat", "system_prompt": "Greet people."},
+            {"id": "critic", "model": "up/fake-chat", "system_prompt": "Criticise everything."},
+        ]
+    }
+    await apply(client, "duo", spec)
+    upstream.enqueue("Meh.")
+    assert (await ask(client, "app/duo/critic", "A poem?")).status_code == 200
+    assert upstream.requests[-1].json["messages"][0]["content"] == "Criticise everything."
+    upstream.enqueue("Hello!")
+    await ask(client, "app/duo", "Hi")
+    assert upstream.requests[-1].json["messages"][0]["content"] == "Greet people."
+    missing = await ask(client, "app/duo/poet", "Hi")
+    assert missing.status_code == 404 and "no assistant" in missing.json()["error"]["message"]

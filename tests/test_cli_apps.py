@@ -147,3 +147,12 @@ def test_marvin_answers_with_the_embedded_model(tmp_path: Path) -> None:
         assert extension["app"] == "marvin" and extension["model"] == "local/gemma-3-270m"
     finally:
         server.stop()
+
+
+def test_an_app_in_the_flat_helix_form_applies_from_stdin(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    flat = "name: Echo\nassistants:\n  - system_prompt: Repeat the question.\n"
+    result = run_homeport(server, tmp_path, "apply", "-f", "-", stdin=flat)
+    assert ok(result) == "aiapp/echo created (v1)\n"
+    assert "app/echo" in ok(run_homeport(server, tmp_path, "app", "list"))
