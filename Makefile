@@ -9,7 +9,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f) \
 	web/index.html web/package.json web/tsconfig.json web/vite.config.ts
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-fast web web-schema chromium lint typecheck format check bench bench-gateway bench-stream bench-scheduler clean
+.PHONY: run test test-fast web web-schema chromium lint typecheck format check bench bench-gateway bench-stream bench-scheduler bench-retrieval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-stream: $(STAMP)
 
 bench-scheduler: $(STAMP)
 	$(BIN)/python bench/scheduler.py
+
+# Retrieval: quality on the Python docs (downloads python3.11-doc once), then scale.
+bench-retrieval: $(STAMP)
+	$(BIN)/python bench/retrieval_quality.py
+	$(BIN)/python bench/retrieval.py scale
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -75,7 +75,8 @@ class Hit:
 
     `score` is the fused score for hybrid search (reciprocal rank fusion) or the single
     method's score; `dense_score` is the cosine similarity, `keyword_score` the full-text
-    rank (higher is better), either None when that method did not find the chunk.
+    rank relative to the query's best keyword match (which scores 1.0), either None when that
+    method did not find the chunk.
     """
 
     chunk: IndexedChunk
