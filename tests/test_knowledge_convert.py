@@ -386,3 +386,17 @@ def test_conversions_run_side_by_side_in_threads() -> None:
 
 def test_a_document_without_a_name_is_called_the_document() -> None:
     assert unreadable(b"\x89PNG\r\n\x1a\n").startswith("The document is an image")
+
+
+def test_documentation_permalinks_are_dropped_from_headings_and_titles() -> None:
+    html = (
+        "<html><head><title>bisect — Array bisection¶</title></head><body><main>"
+        '<h1>bisect — Array bisection<a class="headerlink" href="#x">¶</a></h1>'
+        "<p>This module provides support for maintaining a list in sorted order without "
+        "having to sort the list after each insertion. It uses a basic bisection "
+        "algorithm to do its work, and the source code may be most useful as an example.</p>"
+        "</main></body></html>"
+    ).encode()
+    converted = convert(html, name="bisect.html", content_type="text/html")
+    assert "¶" not in converted.markdown and "¶" not in (converted.title or "")
+    assert converted.title == "bisect — Array bisection"

@@ -391,6 +391,9 @@ def _pptx(source: _Source) -> _Extracted:
     return _Extracted([(None, pieces[0]), *slides], _office_title(source.data))
 
 
+_PERMALINK = re.compile(r"[ \t]*¶")
+
+
 def _html(source: _Source) -> _Extracted:
     """The page's main content through trafilatura; the whole page if it finds none."""
     import trafilatura
@@ -410,15 +413,21 @@ def _html(source: _Source) -> _Extracted:
     text = getattr(document, "text", None)
     if isinstance(text, str) and text.strip():
         title = _clean_title(getattr(document, "title", None))
-        return _Extracted([(None, _tidy_tables(text))], title)
+        return _Extracted([(None, _tidy_tables(_no_permalinks(text)))], title)
     return _html_fallback(html, source.url)
+
+
+def _no_permalinks(markdown: str) -> str:
+    """Without the ¶ anchors documentation generators (Sphinx, ...) put after headings."""
+    return _PERMALINK.sub("", markdown)
 
 
 def _html_fallback(html: str, url: str | None) -> _Extracted:
     from markitdown.converters import HtmlConverter
 
     result = HtmlConverter().convert_string(html, url=url)
-    return _Extracted([(None, _tidy_tables(result.markdown))], _clean_title(result.title))
+    markdown = _tidy_tables(_no_permalinks(result.markdown))
+    return _Extracted([(None, markdown)], _clean_title(result.title))
 
 
 def _text(source: _Source) -> _Extracted:
@@ -520,7 +529,7 @@ def _office_title(data: bytes) -> str | None:
 def _clean_title(title: object) -> str | None:
     if not isinstance(title, str):
         return None
-    return " ".join(title.split()) or None
+    return " ".join(_no_permalinks(title).split()) or None
 
 
 def _markdown_title(markdown: str) -> str | None:
