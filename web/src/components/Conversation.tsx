@@ -1,10 +1,13 @@
-import { useEffect, useRef } from "react";
+import { Suspense, lazy, useEffect, useRef } from "react";
 import type { AppInfo } from "../api/client";
 import type { Credentials } from "../auth";
 import type { ShownMessage } from "../hooks/useConversation";
-import { AnswerText } from "./AnswerText";
 import { Starters } from "./apps/Starters";
 import { SourcesList } from "./SourcesList";
+
+// The Markdown renderer and highlight.js are a chunk of their own, fetched (from Homeport, not
+// a CDN) when the first answer is shown; until then the answer shows as plain text.
+const AnswerText = lazy(() => import("./AnswerText").then((m) => ({ default: m.AnswerText })));
 
 const STATUS_NOTE: Record<string, string> = {
   cancelled: "Stopped",
@@ -81,20 +84,24 @@ export function Conversation(props: Props) {
               ))}
             </ul>
           )}
-          <p className="text" aria-busy={message.status === "streaming"}>
-            {message.content ? (
-              <AnswerText
-                content={message.content}
-                citations={message.citations}
-                credentials={credentials}
-                onError={onError}
-              />
-            ) : message.status === "streaming" ? (
-              "…"
-            ) : (
-              ""
-            )}
-          </p>
+          {message.role === "user" ? (
+            <p className="text">{message.content}</p>
+          ) : (
+            <div className="text markdown" aria-busy={message.status === "streaming"}>
+              {message.content ? (
+                <Suspense fallback={<p className="plain">{message.content}</p>}>
+                  <AnswerText
+                    content={message.content}
+                    citations={message.citations}
+                    credentials={credentials}
+                    onError={onError}
+                  />
+                </Suspense>
+              ) : (
+                message.status === "streaming" && <p>…</p>
+              )}
+            </div>
+          )}
           <SourcesList citations={message.citations} credentials={credentials} onError={onError} />
           {message.role !== "user" && (STATUS_NOTE[message.status] || message.model) && (
             <p className="meta">
