@@ -9,20 +9,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import orjson
 import typer
 import yaml
 
 from homeport.cli.client import Client
-from homeport.cli.output import handle_errors, table
+from homeport.cli.output import JsonFlag, handle_errors, print_json, table
 from homeport.domain.runners import format_memory
 
 catalog_app = typer.Typer(
     help="The model catalogue runners serve from (admins; add models with `homeport apply`).",
     no_args_is_help=True,
 )
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer")]
 
 
 def register(app: typer.Typer) -> None:
@@ -32,10 +29,6 @@ def register(app: typer.Typer) -> None:
 
 def _path(name: str, *rest: str) -> str:
     return "/".join(["/api/v1/models", quote(name, safe=""), *rest])
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
 def _count(model: dict[str, Any], state: str) -> int:
@@ -48,7 +41,7 @@ def catalog_list(as_json: JsonFlag = False) -> None:
     """Every model in the catalogue, how many instances it keeps warm and has loaded."""
     found = Client.from_settings().get("/api/v1/models")
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table(
         [
@@ -74,7 +67,7 @@ def catalog_show(name: str, as_json: JsonFlag = False) -> None:
     """A model's settings, options and instances."""
     found = Client.from_settings().get(_path(name))
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     typer.echo(yaml.safe_dump(_described(found), sort_keys=False, allow_unicode=True), nl=False)
 

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import orjson
 import typer
 
 from homeport.cli.client import Client
-from homeport.cli.output import handle_errors, table
+from homeport.cli.output import JsonFlag, handle_errors, print_json, table
 from homeport.errors import ValidationFailed
 
 knowledge_app = typer.Typer(
@@ -33,7 +32,6 @@ knowledge_app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer")]
 Document = dict[str, Any]
 
 POLL_SECONDS = 0.5
@@ -68,10 +66,6 @@ def _path(kb: str, *rest: str) -> str:
 
 
 # -- how things look ------------------------------------------------------------------------
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
 def _print_fields(fields: dict[str, Any]) -> None:
@@ -300,7 +294,7 @@ def knowledge_list(as_json: JsonFlag = False) -> None:
     """The knowledge bases you own or that are shared with you."""
     found = Client.from_settings().get("/api/v1/knowledge")
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table(
         [
@@ -319,7 +313,7 @@ def knowledge_show(kb: str, as_json: JsonFlag = False) -> None:
     found = client.get(_path(kb))
     sources = client.get(_path(found["id"], "sources"))
     if as_json:
-        _print_json({**found, "sources": sources})
+        print_json({**found, "sources": sources})
         return
     _print_fields(
         {
@@ -498,11 +492,11 @@ def knowledge_status(
     client = Client.from_settings()
     if not watch:
         answer = client.get(_path(kb, "documents"))
-        (_print_json if as_json else _print_documents)(answer)
+        (print_json if as_json else _print_documents)(answer)
         return
     answer = follow(client, kb, pick=newest, over=built, quiet=as_json)
     if as_json:
-        _print_json(answer)
+        print_json(answer)
     report(newest(answer), quiet=as_json)
 
 
@@ -559,7 +553,7 @@ def knowledge_query(
     body = {"query": question, "top_k": top_k, "threshold": threshold, "mode": mode.value}
     found = Client.from_settings().post(_path(kb, "query"), body)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     if not found["data"]:
         typer.echo("no passages found", err=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
+import orjson
 import typer
 
 from homeport.cli.client import ApiError
@@ -50,3 +51,11 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
         sys.stdout.write(
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
         )
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer")]
+
+
+def print_json(data: Any) -> None:
+    """The server's answer as indented JSON (for `--json`)."""
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())

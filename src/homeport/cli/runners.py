@@ -12,12 +12,11 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import httpx
-import orjson
 import typer
 
 from homeport.cli import catalog
 from homeport.cli.client import Client
-from homeport.cli.output import handle_errors, table
+from homeport.cli.output import JsonFlag, handle_errors, print_json, table
 from homeport.domain.runners import format_memory
 from homeport.settings import RunnerSettings
 
@@ -27,7 +26,6 @@ runners_app = typer.Typer(
 tokens_app = typer.Typer(help="Runner tokens: what a runner connects with.", no_args_is_help=True)
 runners_app.add_typer(tokens_app, name="tokens")
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer")]
 BAR_WIDTH = 10
 TIMES = "\N{MULTIPLICATION SIGN}"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -77,10 +75,6 @@ def runner(
 
 
 # -- how things look ------------------------------------------------------------------------
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
 def gpu_summary(gpus: list[dict[str, Any]]) -> str:
@@ -149,7 +143,7 @@ def runners_list(as_json: JsonFlag = False) -> None:
     """Connected runners: GPUs, memory held for models, engines, instances."""
     found = Client.from_settings().get("/api/v1/runners")
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table(
         [
@@ -174,7 +168,7 @@ def runners_show(name: str, as_json: JsonFlag = False) -> None:
     """A runner's hardware, each GPU's memory, its engines and its instances."""
     found = Client.from_settings().get(_path("runners", name))
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     _print_runner(found)
 
@@ -260,7 +254,7 @@ def tokens_list(as_json: JsonFlag = False) -> None:
     """Runner tokens (never their secrets), and whether their runner is connected."""
     found = Client.from_settings().get("/api/v1/runner-tokens")
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table(
         [
@@ -295,7 +289,7 @@ def runners_instances(as_json: JsonFlag = False) -> None:
     """Every model instance, on every runner."""
     found = Client.from_settings().get("/api/v1/instances")
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table(
         [
@@ -334,7 +328,7 @@ def runners_decisions(
     """The scheduler's latest decisions, newest first: loads, evictions, queueing, drops."""
     found = Client.from_settings().get("/api/v1/scheduler/decisions", model=model, limit=limit)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table(
         [(_when(d["at"]), d["action"], d["model"], d["runner"], d["detail"]) for d in found],

@@ -12,19 +12,16 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-import orjson
 import typer
 
 from homeport.cli.client import Client
-from homeport.cli.output import handle_errors, table
+from homeport.cli.output import JsonFlag, handle_errors, print_json, table
 from homeport.errors import ValidationFailed
 
 secret_app = typer.Typer(
     help="Your secrets: values app specs use as ${NAME}, stored encrypted.",
     no_args_is_help=True,
 )
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer")]
 
 
 def register(app: typer.Typer) -> None:
@@ -75,7 +72,7 @@ def secret_list(as_json: JsonFlag = False) -> None:
     """Your secrets' names and when they were set (never their values)."""
     found = Client.from_settings().get("/api/v1/secrets")
     if as_json:
-        typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+        print_json(found)
         return
     table(
         [(s["name"], _when(s["created_at"]), _when(s["updated_at"])) for s in found],

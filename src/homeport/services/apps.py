@@ -48,7 +48,7 @@ from homeport.services.apply import Applied as ApplyResult
 from homeport.services.apply import Resource
 from homeport.services.audit import AuditService
 from homeport.services.knowledge import KnowledgeInput, KnowledgeService, UrlInput
-from homeport.services.sharing import GrantIndex, SharedResource, reaches
+from homeport.services.sharing import GrantIndex, SharedResource
 from homeport.services.users import load_principal
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -372,21 +372,12 @@ class AppService:
     async def _may_use(self, principal: Principal, app: App) -> bool:
         if principal.is_admin or app.owner_id == principal.user_id or app.published:
             return True
-        return await self._granted(principal, app, None)
+        return await self.grants.allows(principal, app.id)
 
     async def _may_edit(self, principal: Principal, app: App) -> bool:
         if principal.is_admin or app.owner_id == principal.user_id:
             return True
-        return await self._granted(principal, app, GrantPermission.EDIT)
-
-    async def _granted(
-        self, principal: Principal, app: App, permission: GrantPermission | None
-    ) -> bool:
-        grants = (await self.grants.current()).get(app.id, ())
-        return any(
-            reaches(g, principal) and (permission is None or g.permission == permission)
-            for g in grants
-        )
+        return await self.grants.allows(principal, app.id, GrantPermission.EDIT)
 
     async def _audit(
         self, session: AsyncSession, principal: Principal, action: str, app: App, version: int

@@ -39,7 +39,7 @@ from homeport.providers.router import InferenceRouter
 from homeport.services.audit import AuditService
 from homeport.services.ingest import INGEST, Ingestor, ingest_key, version_prefix
 from homeport.services.jobs import JobRunner
-from homeport.services.sharing import GrantIndex, SharedResource, reaches
+from homeport.services.sharing import GrantIndex, SharedResource
 from homeport.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ class KnowledgeService:
         """What the principal may do with a base it can read: `owner`, `edit` or `use`."""
         if principal.is_admin or kb.owner_id == principal.user_id:
             return "owner"
-        return "edit" if await self._granted(principal, kb.id, GrantPermission.EDIT) else "use"
+        return "edit" if await self.grants.allows(principal, kb.id, GrantPermission.EDIT) else "use"
 
     async def links(self, hits: Sequence[Hit]) -> dict[str, str | None]:
         """Where each hit's document opens: its web page, its stored file (at the page for a
@@ -481,13 +481,9 @@ class KnowledgeService:
         kb = await self.get(principal, ref)
         if principal.is_admin or kb.owner_id == principal.user_id:
             return kb
-        if not owner_only and await self._granted(principal, kb.id, GrantPermission.EDIT):
+        if not owner_only and await self.grants.allows(principal, kb.id, GrantPermission.EDIT):
             return kb
         raise PermissionDenied(f"you may read '{kb.name}' but not change it")
-
-    async def _granted(self, principal: Principal, kb_id: str, permission: GrantPermission) -> bool:
-        grants = (await self.grants.current()).get(kb_id, ())
-        return any(g.permission == permission and reaches(g, principal) for g in grants)
 
     async def _by_id(self, kb_id: str) -> KnowledgeBase:
         async with self.db.transaction() as session:

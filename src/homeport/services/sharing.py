@@ -111,6 +111,19 @@ class GrantIndex:
                 self._loaded_at = time.monotonic()
         return self._grants
 
+    async def allows(
+        self,
+        principal: Principal,
+        resource_id: str,
+        permission: GrantPermission | None = None,
+    ) -> bool:
+        """Whether a grant on the resource reaches the principal (with that permission)."""
+        grants = (await self.current()).get(resource_id, ())
+        return any(
+            reaches(g, principal) and (permission is None or g.permission == permission)
+            for g in grants
+        )
+
     def invalidate(self) -> None:
         self._loaded_at = None
 
