@@ -146,7 +146,7 @@ async def test_cancelling_a_stream_stops_generation(load: Load) -> None:
     assert (await anext(stream)).content
     started = time.monotonic()
     await stream.aclose()  # type: ignore[attr-defined]
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # a whole answer takes far longer
     answer = await collect(engine.chat_stream(chat(max_tokens=2, **GREEDY)))
     assert answer.usage.completion_tokens == 2
     assert worker_threads("tiny-cancelled")

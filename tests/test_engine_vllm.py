@@ -202,7 +202,7 @@ async def test_cancelling_a_stream_aborts_the_request(
         received = [await anext(stream) for _ in range(3)]
         started = time.monotonic()
         await stream.aclose()  # type: ignore[attr-defined]
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 5  # a whole answer takes far longer
         for _ in range(50):
             if "Aborted request /v1/chat/completions" in vllm_log.text:
                 break
