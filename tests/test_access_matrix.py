@@ -50,6 +50,8 @@ PUBLIC: set[tuple[str, str]] = {
     # Single sign-on: off to the identity provider and back.
     ("GET", "/api/v1/auth/sso/login"),
     ("GET", "/api/v1/auth/sso/callback"),
+    # Connecting an account at an OAuth2 provider: the single-use state authenticates the return.
+    ("GET", "/api/v1/connections/oauth/callback"),
     # The CLI's device sign-in: asking for a code and polling for the key.
     ("POST", "/api/v1/auth/device"),
     ("POST", "/api/v1/auth/device/token"),

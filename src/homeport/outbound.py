@@ -8,7 +8,9 @@ Three pieces:
 - `GuardedResolver` resolves names and keeps only the addresses the policy allows, so
   aiohttp connects to exactly the checked IPs: no second lookup, no DNS-rebinding window.
 - `OutboundClient` fetches a URL through both, following redirects itself (each hop is
-  checked), with a size cap, a deadline and a content-type filter.
+  checked), with a size cap, a deadline and a content-type filter. `fetch` GETs a document
+  and treats an error status as an error; `request` sends any method with a body (API
+  tools) and returns every status as an answer.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -405,18 +407,49 @@ class OutboundClient:
             accept=None if accept is None else frozenset(a.lower() for a in accept),
             headers=_request_headers(accept, headers),
         )
+        return await self._deadline(request, deadline)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        max_bytes: int | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (becomes UpstreamTimeout)
+    ) -> Fetched:
+        """Send `method` to `url` (query `params` added); any status is returned, not raised.
+
+        Redirects are followed as browsers do: 303 (and 301/302 after anything but GET or
+        HEAD) continue as a GET without the body; 307 and 308 repeat the request.
+        """
+        target = URL(url).update_query(dict(params)) if params else URL(url)
+        deadline = timeout or self.timeout
+        request = _Request(
+            url=str(target),
+            max_bytes=max_bytes or self.max_bytes,
+            accept=None,
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            method=method.upper(),
+            body=body,
+            raise_for_status=False,
+        )
+        return await self._deadline(request, deadline)
+
+    async def _deadline(self, request: _Request, deadline: float) -> Fetched:
         try:
             async with asyncio.timeout(deadline):
                 return await self._follow(request)
         except TimeoutError as exc:
-            raise UpstreamTimeout(f"{url} did not answer within {deadline:g} s") from exc
+            raise UpstreamTimeout(f"{request.url} did not answer within {deadline:g} s") from exc
 
     async def _follow(self, request: _Request) -> Fetched:
         current = self.policy.check_url(request.url)
-        headers = request.headers
         redirects: list[str] = []
         while True:
-            async with self._get(current, headers) as response:
+            async with self._send(current, request) as response:
                 location = _redirect_location(response)
                 if location is None:
                     return await _read(request, response, redirects)
@@ -424,15 +457,19 @@ class OutboundClient:
                 raise UpstreamError(f"{request.url} redirected more than {MAX_REDIRECTS} times")
             redirects.append(str(current))
             target = self.policy.check_url(_join(current, location))
-            headers = _hop_headers(headers, current, target)
+            request = _redirected(request, response.status, current, target)
             current = target
 
     @asynccontextmanager
-    async def _get(
-        self, url: URL, headers: Mapping[str, str]
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
+    async def _send(self, url: URL, request: _Request) -> AsyncIterator[aiohttp.ClientResponse]:
         try:
-            async with self._session().get(url, headers=headers, allow_redirects=False) as r:
+            async with self._session().request(
+                request.method,
+                url,
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
+            ) as r:
                 yield r
         except (HomeportError, TimeoutError):
             raise
@@ -459,6 +496,19 @@ class _Request:
     max_bytes: int
     accept: frozenset[str] | None
     headers: Mapping[str, str]
+    method: str = "GET"
+    body: bytes | None = None
+    raise_for_status: bool = True
+
+
+def _redirected(request: _Request, status: int, source: URL, target: URL) -> _Request:
+    """The request the next hop gets: credentials stay with their origin, and a 303 (or a
+    301/302 after a method other than GET or HEAD) becomes a GET without a body."""
+    headers = _hop_headers(request.headers, source, target)
+    if status == 303 or (status in (301, 302) and request.method not in ("GET", "HEAD")):
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        return replace(request, method="GET", body=None, headers=headers)
+    return replace(request, headers=headers)
 
 
 def _request_headers(
@@ -496,7 +546,7 @@ def _accepts(accept: frozenset[str], content_type: str) -> bool:
 async def _read(
     request: _Request, response: aiohttp.ClientResponse, redirects: list[str]
 ) -> Fetched:
-    if response.status >= 400:
+    if request.raise_for_status and response.status >= 400:
         reason = response.reason or "error"
         raise UpstreamError(
             f"{response.url} answered {response.status} {reason}", status=response.status

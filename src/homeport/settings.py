@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     fetch_timeout_seconds: float = Field(default=30.0, gt=0)
     upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Calls apps' assistants make to APIs (docs/tools.md): a deadline and a response cap.
+    api_timeout_seconds: float = Field(default=20.0, gt=0)
+    api_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # Where vectors live: `sqlite` (sqlite-vec + FTS5 in data_dir) or `postgres` (pgvector +
     # full-text search in the main database); default: the main database's kind.
     knowledge_store: Literal["sqlite", "postgres"] | None = None

@@ -15,10 +15,12 @@ from homeport import __version__
 from homeport.api.errors import install_error_handlers
 from homeport.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from homeport.api.routers import (
+    api_calls,
     apply,
     apps,
     audit,
     auth,
+    connections,
     device,
     health,
     knowledge,
@@ -78,7 +80,7 @@ def create_app(
     for module in (sso, device):
         app.include_router(module.router)
     app.include_router(usage_routes.router)
-    for module in (orgs, sharing, runners, knowledge, secrets, apps):
+    for module in (orgs, sharing, runners, knowledge, secrets, apps, connections, api_calls):
         app.include_router(module.router)
     mount_web(app)
     app.add_middleware(

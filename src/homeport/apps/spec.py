@@ -304,14 +304,39 @@ def schema_kind(schema: str | dict[str, Any]) -> SchemaKind:
     return "url" if _URL.match(text) else "file"
 
 
+class ApiAuth(SpecModel):
+    """The calling user's own credential for an API, instead of one shared by the app.
+
+    `oauth2`: the user's OAuth2 connection to `provider` (an admin configures providers);
+    `token`: a personal token each user stores under `connection` (default: the API's name).
+    Either way, the token goes in `header` after `scheme`; a user without one is asked to
+    connect, and no call is made.
+    """
+
+    type: Literal["oauth2", "token"]
+    provider: Text | None = Field(None, description="The OAuth2 provider (oauth2).")
+    scopes: list[str] = Field(default_factory=list, description="OAuth2 scopes to ask for.")
+    connection: Text | None = Field(None, description="The personal token's name (token).")
+    header: Text = Field("Authorization", description="The header that carries the token.")
+    scheme: str = Field("Bearer", description="Written before the token; '' for none.")
+
+    @model_validator(mode="after")
+    def _provider_for_oauth(self) -> ApiAuth:
+        if self.type == "oauth2" and self.provider is None:
+            raise PydanticCustomError("auth", "type oauth2 needs a provider")
+        if self.type == "oauth2" and self.connection is not None:
+            raise PydanticCustomError("auth", "connection names a personal token (type token)")
+        if self.type == "token" and (self.provider is not None or self.scopes):
+            raise PydanticCustomError("auth", "provider and scopes belong to type oauth2")
+        return self
+
+
 class ApiSpec(SpecModel):
     """An HTTP API the assistant may call, described by an OpenAPI schema."""
 
+    helix_neutral: ClassVar[dict[str, Any]] = {"transform_output": True}
     helix_unsupported: ClassVar[dict[str, str]] = {
-        "skip_unknown_keys": "dropping response keys the schema does not name",
-        "transform_output": "turning JSON responses into prose",
-        "oauth_provider": "OAuth for API calls",
-        "oauth_scopes": "OAuth for API calls",
+        "transform_output": "answering with the raw JSON response",
     }
 
     name: Text
@@ -324,15 +349,59 @@ class ApiSpec(SpecModel):
         description="OpenAPI as text or a mapping, a file relative to the app file "
         "(.yaml, .yml or .json), or an http(s) URL.",
     )
+    operations: list[Text] = Field(
+        default_factory=list,
+        description="The operations (by operationId or tool name) the assistant may call; "
+        "empty: every operation in the schema.",
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="Sent with every call.")
     query: dict[str, str] = Field(default_factory=dict, description="Added to every call.")
     path_params: dict[str, str] = Field(
         default_factory=dict, description="Substituted into every path."
     )
     system_prompt: str | None = Field(None, description="Guidance for using this API.")
-    request_prep_template: str | None = None
-    response_success_template: str | None = None
-    response_error_template: str | None = None
+    auth: ApiAuth | None = Field(None, description="Call with the user's own credential.")
+    oauth_provider: Text | None = Field(None, description="Helix's form of auth.type oauth2.")
+    oauth_scopes: list[str] = Field(default_factory=list, description="With oauth_provider.")
+    skip_unknown_keys: bool = Field(
+        False, description="Keep only the response fields its schema names."
+    )
+    request_prep_template: str | None = Field(
+        None, description="The prompt that extracts an operation's arguments (pipeline)."
+    )
+    response_success_template: str | None = Field(
+        None, description="The prompt that turns a response into the answer."
+    )
+    response_error_template: str | None = Field(
+        None, description="The prompt that explains a failed call."
+    )
+    response_template: str | None = Field(
+        None, description="A template of the answer itself (Jinja: data, status, operation)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_empty_oauth(cls, data: Any) -> Any:
+        """Helix's exports write `oauth_provider: ""` and `oauth_scopes: []` for no OAuth."""
+        if not isinstance(data, dict):
+            return data
+        empty = {k for k in ("oauth_provider", "oauth_scopes") if data.get(k) in ("", [])}
+        return {k: v for k, v in data.items() if k not in empty}
+
+    @property
+    def user_auth(self) -> ApiAuth | None:
+        """`auth`, or Helix's `oauth_provider` and `oauth_scopes` as the same thing."""
+        if self.oauth_provider is None:
+            return self.auth
+        return ApiAuth(type="oauth2", provider=self.oauth_provider, scopes=self.oauth_scopes)
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> ApiSpec:
+        if self.oauth_provider is not None and self.auth is not None:
+            raise PydanticCustomError("auth", "give auth or oauth_provider, not both")
+        if self.oauth_scopes and self.oauth_provider is None:
+            raise PydanticCustomError("auth", "oauth_scopes needs oauth_provider")
+        return self
 
     @field_validator("api_schema")
     @classmethod
@@ -390,8 +459,6 @@ class AssistantSpec(SpecModel):
         "lora_id": "fine-tuned LoRA adapters",
         "memory": "memory across sessions",
         "context_limit": "limiting the messages in context",
-        "is_actionable_template": "Helix's tool-use classifier",
-        "is_actionable_history_length": "Helix's tool-use classifier",
         "tools": "Helix's derived tool list; describe APIs under apis",
         "gptscripts": "GPTScript tools",
         **dict.fromkeys(_SKILLS, "Helix's built-in skills; describe HTTP APIs under apis"),
@@ -418,6 +485,21 @@ class AssistantSpec(SpecModel):
     conversation_starters: list[str] = Field(default_factory=list)
     knowledge: list[KnowledgeSpec] = Field(default_factory=list)
     apis: list[ApiSpec] = Field(default_factory=list)
+    api_strategy: Literal["auto", "function_calling", "pipeline"] = Field(
+        "auto",
+        description="How the model calls the APIs: function_calling (a loop of tool calls), "
+        "pipeline (classify, extract, call, summarise: for small and base models), or auto "
+        "(function calling when the model supports tools).",
+    )
+    max_tool_steps: int = Field(
+        5, ge=1, le=20, description="Rounds of tool calls per answer (function_calling)."
+    )
+    is_actionable_template: str | None = Field(
+        None, description="The prompt that decides which operation, if any, a request needs."
+    )
+    is_actionable_history_length: int | None = Field(
+        None, ge=0, le=50, description="Earlier messages that prompt sees (default 4)."
+    )
     tests: list[TestSpec] = Field(default_factory=list)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from homeport.cli.client import Client
-from homeport.cli.output import handle_errors, table
+from homeport.cli.output import JsonFlag, handle_errors, print_json, table
 
 app_app = typer.Typer(
     help="Apps (create and change them with `homeport apply -f app.yaml`).", no_args_is_help=True
@@ -113,3 +113,32 @@ def app_schema() -> None:
     from homeport.apps.spec import app_json_schema
 
     typer.echo(json.dumps(app_json_schema(), indent=2))
+
+
+@app_app.command("calls")
+@handle_errors
+def app_calls(
+    name: Annotated[str | None, typer.Argument(help="Only this app's calls")] = None,
+    user: Annotated[str | None, typer.Option(help="Only this user's calls (a user id)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """The API calls apps' assistants made, newest first (admins): who, which operation,
+    the status and how long it took. Bodies and credentials are never logged."""
+    found = Client.from_settings().get("/api/v1/api-calls", app=name, user=user, limit=limit)
+    if as_json:
+        print_json(found["data"])
+        return
+    rows = [
+        (
+            c["at"][:19].replace("T", " "),
+            c["user_id"] or "-",
+            f"{c['app']}@{c['app_version']}",
+            f"{c['api']}.{c['operation']}",
+            str(c["status"] or "-"),
+            f"{c['latency_ms']:.0f} ms",
+            c["error"] or "",
+        )
+        for c in found["data"]
+    ]
+    table(rows, ["at", "user", "app", "operation", "status", "latency", "error"])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from homeport import __version__
-from homeport.cli import admin, apps, knowledge, orgs, runners, secrets, users
+from homeport.cli import admin, apps, connections, knowledge, orgs, runners, secrets, users
 from homeport.cli.client import Client
 from homeport.cli.device import device_login
 from homeport.cli.output import handle_errors, table
@@ -29,6 +29,7 @@ runners.register(app)  # runner, runners
 knowledge.register(app)  # knowledge
 secrets.register(app)  # secret
 apps.register(app)  # app
+connections.register(app)  # connection, oauth-provider
 
 
 def main() -> None:

@@ -527,3 +527,73 @@ class SecretRow(Base):
     value_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthProviderRow(Base):
+    """An OAuth2 authorization server users connect to; the client secret is encrypted."""
+
+    __tablename__ = "oauth_providers"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    name: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    authorize_url: Mapped[str] = mapped_column(StoredString(2048))
+    token_url: Mapped[str] = mapped_column(StoredString(2048))
+    revoke_url: Mapped[str | None] = mapped_column(StoredString(2048))
+    client_id: Mapped[str] = mapped_column(StoredString(255))
+    client_secret_encrypted: Mapped[str | None] = mapped_column(Text)  # none: a public client
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str | None] = mapped_column(StoredString(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserConnectionRow(Base):
+    """A user's own credential for a business system, tokens encrypted; one per name."""
+
+    __tablename__ = "user_connections"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_user_connections_user_name"),)
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(StoredString(64))
+    kind: Mapped[str] = mapped_column(StoredString(16))  # "oauth2" or "token"
+    access_token_encrypted: Mapped[str] = mapped_column(Text)
+    refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthPendingRow(Base):
+    """An OAuth2 connection in progress: the state (hashed) and PKCE verifier, used once."""
+
+    __tablename__ = "oauth_pending"
+
+    state_hash: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(StoredString(64))
+    code_verifier_encrypted: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    redirect_to: Mapped[str | None] = mapped_column(StoredString(2048))
+    expires_at: Mapped[datetime]
+
+
+class ApiCallRow(Base):
+    """One call an app's assistant made to an API: who, which operation, how it went.
+
+    No bodies and no credentials. Kept when the user is deleted, like the audit log."""
+
+    __tablename__ = "api_calls"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[str | None] = mapped_column(StoredString(40), index=True)
+    app: Mapped[str] = mapped_column(StoredString(64), index=True)
+    app_version: Mapped[int] = mapped_column(Integer)
+    api: Mapped[str] = mapped_column(StoredString(64))
+    operation: Mapped[str] = mapped_column(StoredString(100))
+    method: Mapped[str] = mapped_column(StoredString(10))
+    status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)

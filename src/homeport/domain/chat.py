@@ -86,6 +86,8 @@ class CompletionRequest:
     params: SamplingParams = field(default_factory=SamplingParams)
     echo: bool = False
     suffix: str | None = None
+    # Output constrained to JSON (a schema's), as vLLM and llama.cpp allow on completions.
+    response_format: ResponseFormat | None = None
 
 
 @dataclass(frozen=True, slots=True)

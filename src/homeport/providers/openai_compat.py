@@ -188,6 +188,8 @@ class OpenAICompatProvider(ProviderBase):
             payload["echo"] = True
         if request.suffix is not None:
             payload["suffix"] = request.suffix
+        if request.response_format is not None:
+            payload["response_format"] = request.response_format.to_openai()
         if stream:
             payload["stream"] = True
             payload["stream_options"] = {"include_usage": True}

@@ -82,23 +82,29 @@ def params_from_wire(data: dict[str, Any]) -> SamplingParams:
     )
 
 
+def _format_to_wire(fmt: ResponseFormat | None) -> dict[str, Any] | None:
+    if fmt is None:
+        return None
+    return {"type": fmt.type, "schema": fmt.schema, "name": fmt.name, "strict": fmt.strict}
+
+
+def _format_from_wire(data: Any) -> ResponseFormat | None:
+    return None if data is None else ResponseFormat(**data)
+
+
 def chat_request_to_wire(request: ChatRequest) -> dict[str, Any]:
-    fmt = request.response_format
     return {
         "model": request.model,
         "messages": [m.to_openai() for m in request.messages],
         "params": params_to_wire(request.params),
         "tools": request.tools,
         "tool_choice": request.tool_choice,
-        "response_format": None
-        if fmt is None
-        else {"type": fmt.type, "schema": fmt.schema, "name": fmt.name, "strict": fmt.strict},
+        "response_format": _format_to_wire(request.response_format),
         "user": request.user,
     }
 
 
 def chat_request_from_wire(data: dict[str, Any]) -> ChatRequest:
-    fmt = data.get("response_format")
     return ChatRequest(
         model=str(data.get("model") or ""),
         messages=[
@@ -114,7 +120,7 @@ def chat_request_from_wire(data: dict[str, Any]) -> ChatRequest:
         params=params_from_wire(data.get("params") or {}),
         tools=data.get("tools"),
         tool_choice=data.get("tool_choice"),
-        response_format=None if fmt is None else ResponseFormat(**fmt),
+        response_format=_format_from_wire(data.get("response_format")),
         user=data.get("user"),
     )
 
@@ -126,6 +132,7 @@ def completion_request_to_wire(request: CompletionRequest) -> dict[str, Any]:
         "params": params_to_wire(request.params),
         "echo": request.echo,
         "suffix": request.suffix,
+        "response_format": _format_to_wire(request.response_format),
     }
 
 
@@ -136,6 +143,7 @@ def completion_request_from_wire(data: dict[str, Any]) -> CompletionRequest:
         params=params_from_wire(data.get("params") or {}),
         echo=bool(data.get("echo")),
         suffix=data.get("suffix"),
+        response_format=_format_from_wire(data.get("response_format")),
     )
 
 

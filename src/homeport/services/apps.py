@@ -12,7 +12,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -141,6 +141,8 @@ class AppService:
         self.knowledge = knowledge
         # async (owner_id, names) -> the names the owner has no secret for
         self.secrets_missing = secrets_missing
+        # async (name, spec) -> the spec with its APIs checked, URL schemas inlined
+        self.prepare_apis: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -156,6 +158,8 @@ class AppService:
     ) -> Applied:
         """Create or update the app `name` with `spec`: a new version when anything changed."""
         self.check(principal, name, spec)
+        if self.prepare_apis is not None:
+            spec = await self.prepare_apis(name, spec)
         parsed = validate_spec(name, spec)
         await self._check_secrets(principal, parsed)
         await self._check_knowledge(principal, parsed)

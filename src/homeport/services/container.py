@@ -32,6 +32,7 @@ from homeport.services.accounts import AccountService
 from homeport.services.apply import ApplyService, ProviderKind
 from homeport.services.apps import AppKind, AppOwnedData, AppService, AppShares
 from homeport.services.audit import AuditService
+from homeport.services.connections import ConnectionService, ConnectionsOwnedData
 from homeport.services.device import DeviceService
 from homeport.services.inference import InferenceService
 from homeport.services.ingest import Ingestor
@@ -51,6 +52,7 @@ from homeport.services.server_settings import ServerSettingsService
 from homeport.services.sessions import SessionService
 from homeport.services.sharing import ProviderAccess, ProviderShares, SharingService
 from homeport.services.sso import SsoService
+from homeport.services.tools import ApiToolService
 from homeport.services.usage import UsageService
 from homeport.services.users import UserService
 from homeport.settings import Settings
@@ -89,6 +91,8 @@ class Services:
     sso: SsoService
     device: DeviceService
     secrets: SecretService
+    tools: ApiToolService
+    connections: ConnectionService
 
 
 @asynccontextmanager
@@ -185,6 +189,10 @@ def _assemble(
     users.register_owned_data(KnowledgeOwnedData(store))
     users.register_owned_data(SecretsOwnedData())
     secrets = SecretService(db, audit, SecretBox(settings.secret_keys()))
+    connections = ConnectionService(
+        db, audit, SecretBox(settings.secret_keys()), http, public_url=settings.resolved_public_url
+    )
+    users.register_owned_data(ConnectionsOwnedData())
     apps = AppService(
         db,
         audit,
@@ -196,6 +204,16 @@ def _assemble(
     sharing.register(AppShares(db))
     users.register_owned_data(AppOwnedData())
     inference.apps = apps
+    tools = ApiToolService(
+        db,
+        _current_policy(outbound, server_settings),
+        secrets=secrets.resolve_all,
+        connections=connections,
+        timeout=settings.api_timeout_seconds,
+        max_bytes=settings.api_max_bytes,
+    )
+    apps.prepare_apis = tools.prepare
+    inference.tools = tools
     sessions = SessionService(db, inference, knowledge)
     inference.grounder = sessions.grounder
     apply = ApplyService(audit)
@@ -229,7 +247,9 @@ def _assemble(
         sso=sso,
         device=DeviceService(settings, db, audit=audit, users=users),
         secrets=secrets,
+        connections=connections,
         apps=apps,
+        tools=tools,
     )
 
 

@@ -12,7 +12,7 @@ the citations in the `homeport` extension. The router then serves the resolved m
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from homeport.domain.chat import (
@@ -24,16 +24,19 @@ from homeport.domain.chat import (
 )
 from homeport.domain.models import ModelInfo, split_model_id
 from homeport.domain.sessions import Citation, mark_cited
+from homeport.domain.tools import ApiCall
 from homeport.domain.usage import Caller
 from homeport.domain.users import Principal
 from homeport.providers.catalog import ModelCatalog, Visible
 from homeport.providers.router import InferenceRouter, Stream
 from homeport.services.limits import LimitsService
 from homeport.services.sharing import ProviderAccess
+from homeport.tools.strategies import Model
 
 if TYPE_CHECKING:
     from homeport.services.apps import AppService, Served
     from homeport.services.grounding import Grounder
+    from homeport.services.tools import ApiToolService
 
 _Request = TypeVar("_Request", ChatRequest, CompletionRequest)
 
@@ -54,6 +57,7 @@ class InferenceService:
 
     apps: AppService | None = None
     grounder: Grounder | None = None
+    tools: ApiToolService | None = None
 
     async def _admit(self, principal: Principal, *, app: str | None = None) -> Caller:
         """The caller, once their quotas and rate limits let the request through (else 429)."""
@@ -93,9 +97,13 @@ class InferenceService:
         if served is None:
             request = await self._resolved(principal, request)
             return await self.router.chat(request, caller=caller)
-        request, citations = await self._for_app(principal, served, request)
-        _, result = await self.router.chat(request, caller=caller)
-        result.extension = _app_extension(served, citations, result.content or "")
+        prepared = await self._for_app(principal, served, request)
+        run = await self._tools(principal, served, prepared, caller)
+        if run.answer is not None:
+            result = run.answer
+        else:
+            _, result = await self.router.chat(run.request or prepared.request, caller=caller)
+        result.extension = _app_extension(served, prepared, result.content or "", run.calls)
         return served.info, result
 
     async def chat_stream(self, principal: Principal, request: ChatRequest) -> Stream:
@@ -104,15 +112,20 @@ class InferenceService:
         if served is None:
             request = await self._resolved(principal, request)
             return await self.router.chat_stream(request, caller=caller)
-        request, citations = await self._for_app(principal, served, request)
-        stream = await self.router.chat_stream(request, caller=caller)
+        prepared = await self._for_app(principal, served, request)
+        run = await self._tools(principal, served, prepared, caller)
+        if run.answer is not None:
+            source: AsyncIterator[ChatDelta] = _replayed(run.answer)
+        else:
+            stream = await self.router.chat_stream(run.request or prepared.request, caller=caller)
+            source = stream.events
         extension: dict[str, Any] = {}
-        events = _recording(stream.events, served, citations, extension)
+        events = _recording(source, served, prepared, run.calls, extension)
         return Stream(served.info, events, extension)
 
     async def _for_app(
         self, principal: Principal, served: Served, request: ChatRequest
-    ) -> tuple[ChatRequest, tuple[Citation, ...]]:
+    ) -> _Prepared:
         """The assistant's request: its model (usable through the app), prompt, knowledge."""
         request = served.prepare(request)
         visible = (
@@ -123,7 +136,7 @@ class InferenceService:
         _, model = await self.catalog.resolve(served.model, visible=visible)
         request = replace(request, model=model.id)
         if not served.knowledge or self.grounder is None:
-            return request, ()
+            return _Prepared(request, model)
         question = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
         grounding = await self.grounder.ground_bases(served.knowledge, question, principal)
         if grounding.message is not None:
@@ -132,7 +145,28 @@ class InferenceService:
                 request,
                 messages=[*request.messages[:at], grounding.message, *request.messages[at:]],
             )
-        return request, grounding.citations
+        return _Prepared(request, model, grounding.citations)
+
+    async def _tools(
+        self, principal: Principal, served: Served, prepared: _Prepared, caller: Caller
+    ) -> _ToolsRun:
+        """The assistant's APIs at work, when it has any: the calls made, and either the
+        request that answers from their data or the answer itself."""
+        if self.tools is None or not self.tools.applies(served, prepared.request):
+            return _ToolsRun(request=prepared.request)
+
+        async def chat(request: ChatRequest) -> ChatResult:
+            _, result = await self.router.chat(request, caller=caller)
+            return result
+
+        async def complete(request: CompletionRequest) -> ChatResult:
+            _, result = await self.router.complete(request, caller=caller)
+            return result
+
+        info = prepared.model
+        model = Model(info.id, base=info.kind == "base", chat=chat, complete=complete)
+        run, toolbox = await self.tools.run(principal, served, prepared.request, model, info)
+        return _ToolsRun(run.request, run.answer, tuple(toolbox.calls))
 
     async def complete(
         self, principal: Principal, request: CompletionRequest
@@ -157,19 +191,48 @@ class InferenceService:
         return await self.router.embed(model, texts, input_type=input_type, caller=caller)
 
 
-def _app_extension(served: Served, citations: tuple[Citation, ...], answer: str) -> dict[str, Any]:
-    return {
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An app's request for its assistant's model, and the knowledge it was grounded in."""
+
+    request: ChatRequest
+    model: ModelInfo
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolsRun:
+    request: ChatRequest | None = None
+    answer: ChatResult | None = None
+    calls: tuple[ApiCall, ...] = ()
+
+
+def _app_extension(
+    served: Served, prepared: _Prepared, answer: str, calls: tuple[ApiCall, ...] | None = None
+) -> dict[str, Any]:
+    extension: dict[str, Any] = {
         "app": served.app.name,
         "app_version": served.version.number,
         "model": served.model,
-        "citations": [c.to_dict() for c in mark_cited(citations, answer)],
+        "citations": [c.to_dict() for c in mark_cited(prepared.citations, answer)],
     }
+    if served.assistant.apis:
+        extension["api_calls"] = [c.to_dict() for c in calls or ()]
+    return extension
+
+
+async def _replayed(result: ChatResult) -> AsyncIterator[ChatDelta]:
+    """An answer already made, as a stream."""
+    if result.content:
+        yield ChatDelta(content=result.content)
+    yield ChatDelta(finish_reason=result.finish_reason, usage=result.usage)
 
 
 async def _recording(
     events: AsyncIterator[ChatDelta],
     served: Served,
-    citations: tuple[Citation, ...],
+    prepared: _Prepared,
+    calls: tuple[ApiCall, ...],
     extension: dict[str, Any],
 ) -> AsyncIterator[ChatDelta]:
     """The events, and once they end, the app's extension (citations need the answer)."""
@@ -180,7 +243,7 @@ async def _recording(
                 parts.append(delta.content)
             yield delta
     finally:
-        extension.update(_app_extension(served, citations, "".join(parts)))
+        extension.update(_app_extension(served, prepared, "".join(parts), calls))
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()

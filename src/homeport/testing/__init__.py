@@ -2,6 +2,7 @@
 
 from homeport.testing.fake_ollama import DEFAULT_OLLAMA_MODELS, FakeOllama
 from homeport.testing.fake_openai import DEFAULT_OPENAI_MODELS, FakeOpenAI
+from homeport.testing.oauth_server import FakeAuthorizationServer
 from homeport.testing.scripting import (
     EMBEDDING_DIMENSIONS,
     Disconnect,
@@ -21,6 +22,7 @@ __all__ = [
     "BackgroundServer",
     "Disconnect",
     "Failure",
+    "FakeAuthorizationServer",
     "FakeOllama",
     "FakeOpenAI",
     "RecordedRequest",

@@ -162,6 +162,8 @@ class CompletionIn(SamplingFields):
     prompt: str | list[str]
     echo: bool = False
     suffix: str | None = None
+    # Not in OpenAI's completions API; vLLM and llama.cpp's server take it the same way.
+    response_format: ResponseFormatIn | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -178,6 +180,7 @@ class CompletionIn(SamplingFields):
             params=self.sampling(),
             echo=self.echo,
             suffix=self.suffix,
+            response_format=self.response_format.to_domain() if self.response_format else None,
         )
 
 

@@ -14,6 +14,11 @@ from homeport.db.repositories.accounts import (
     ServerSettingRepository,
     ThrottleRepository,
 )
+from homeport.db.repositories.connections import (
+    ConnectionRepository,
+    OAuthPendingRepository,
+    OAuthProviderRepository,
+)
 from homeport.db.repositories.ownership import UserDataRepository
 from homeport.db.repositories.providers import ProviderRepository
 from homeport.db.repositories.runners import ModelRepository, RunnerTokenRepository
@@ -25,8 +30,11 @@ __all__ = [
     "ApiKeyRepository",
     "BrowserSessionRepository",
     "ChatSessionRepository",
+    "ConnectionRepository",
     "GrantRepository",
     "ModelRepository",
+    "OAuthPendingRepository",
+    "OAuthProviderRepository",
     "OrgRepository",
     "ProviderRepository",
     "RunnerTokenRepository",

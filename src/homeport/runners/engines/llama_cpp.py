@@ -137,7 +137,9 @@ class LlamaCppEngine(EngineBase):
 
     def complete_stream(self, request: CompletionRequest) -> AsyncIterator[ChatDelta]:
         params = with_default_max_tokens(request.params)
-        return self._bridge(lambda cancel: self._deltas(request.prompt, params, None, cancel))
+        return self._bridge(
+            lambda cancel: self._deltas(request.prompt, params, request.response_format, cancel)
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self._require().tokenize(text.encode("utf-8"), add_bos=False, special=False))

@@ -1,0 +1,339 @@
+"""API tools for apps: checked when an app is applied, run when its assistant answers.
+
+Applying
+    An API's schema given as a URL is fetched (through the SSRF guard) and stored inline,
+    so a version never changes under its users. Every API must then read as OpenAPI 3.x or
+    Swagger 2.0 (`homeport.tools.openapi`), name operations that exist, have a base URL,
+    and have templates that parse; every problem is reported at once, naming where it is.
+
+Answering
+    A request to an assistant with APIs (and no `tools` of the client's own) gets a
+    `Toolbox`: the APIs with the owner's secrets put into their fixed headers and
+    parameters, and each user's own credential fetched at call time when an API calls with
+    the user's rights (`auth`). A user without that credential is asked to connect, and
+    nothing is called. The assistant's strategy (function calling, or the pipeline for
+    models without tools) runs, and every call is logged (`api_calls`) as it is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from homeport.apps.loading import SpecInvalid, SpecProblem
+from homeport.apps.spec import ApiSpec, AssistantSpec, format_path, schema_kind
+from homeport.db.engine import Database
+from homeport.db.repositories.api_calls import ApiCallRepository
+from homeport.domain.chat import ChatRequest
+from homeport.domain.models import ModelInfo
+from homeport.domain.tools import ApiCall, ApiCallRecord, ApiDescription
+from homeport.domain.users import Principal
+from homeport.errors import HomeportError, NotFound
+from homeport.outbound import OutboundClient
+from homeport.tools.executor import ApiBinding, ApiExecutor
+from homeport.tools.openapi import SpecUnusable, parse_text, read_api
+from homeport.tools.prompts import Prompts, check_template
+from homeport.tools.strategies import (
+    Model,
+    PipelineOptions,
+    ToolRun,
+    function_calling,
+    pipeline,
+)
+from homeport.tools.toolbox import Credential, NeedsConnection, Toolbox
+
+if TYPE_CHECKING:
+    from homeport.services.apps import Served
+
+log = logging.getLogger(__name__)
+
+SCHEMA_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/*")
+MAX_SCHEMA_BYTES = 20 * 1024 * 1024
+CACHED_DESCRIPTIONS = 64
+DEFAULT_HISTORY = 4
+
+Loc = tuple[str | int, ...]
+
+
+class Connections(Protocol):
+    """Users' own credentials (`homeport.services.connections`)."""
+
+    async def token_for(self, user_id: str, name: str) -> str | None: ...
+
+    async def connect_url(self, name: str) -> str | None: ...
+
+    async def get_provider(self, name: str) -> Any: ...
+
+
+class ApiToolService:
+    def __init__(
+        self,
+        db: Database,
+        outbound: Callable[[], Awaitable[OutboundClient]],
+        *,
+        secrets: Any,
+        connections: Connections | None = None,
+        timeout: float = 20.0,
+        max_bytes: int = 2 * 1024 * 1024,
+    ):
+        self.db = db
+        # async () -> the guarded client, with the admins' allow list as it is now
+        self.outbound = outbound
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        # async (owner_id, value) -> value with `${NAME}` replaced by the owner's secrets
+        self.secrets = secrets
+        self.connections = connections
+        self._descriptions: OrderedDict[str, ApiDescription] = OrderedDict()
+
+    # -- applying ---------------------------------------------------------------------------
+
+    async def prepare(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """`spec` with URL schemas inlined, once every API in it has been checked."""
+        problems: list[SpecProblem] = []
+        assistants = []
+        for i, assistant in enumerate(spec.get("assistants") or []):
+            apis = []
+            for j, api in enumerate(_list(assistant, "apis")):
+                loc: Loc = ("assistants", i, "apis", j)
+                checked, found = await self._prepared_api(name, api, loc)
+                apis.append(checked)
+                problems += found
+            assistants.append({**assistant, "apis": apis} if apis else assistant)
+        if problems:
+            raise SpecInvalid(problems)
+        return {**spec, "assistants": assistants} if assistants else spec
+
+    async def _prepared_api(
+        self, name: str, api: dict[str, Any], loc: Loc
+    ) -> tuple[dict[str, Any], list[SpecProblem]]:
+        source = f"app/{name}"
+        schema = api.get("schema")
+        if isinstance(schema, str) and schema_kind(schema) == "url":
+            try:
+                schema = await self._fetch_schema(schema.strip())
+            except HomeportError as exc:
+                return api, [_problem(source, (*loc, "schema"), exc.message)]
+            api = {**api, "schema": schema}
+        spec = ApiSpec.model_validate(api)
+        return api, await self._check_api(source, spec, loc)
+
+    async def _fetch_schema(self, url: str) -> str:
+        client = await self.outbound()
+        fetched = await client.fetch(url, accept=SCHEMA_TYPES, max_bytes=MAX_SCHEMA_BYTES)
+        return fetched.text()
+
+    async def _check_api(self, source: str, api: ApiSpec, loc: Loc) -> list[SpecProblem]:
+        if isinstance(api.api_schema, str) and schema_kind(api.api_schema) == "file":
+            message = f"the schema file {api.api_schema.strip()!r} was not sent with the app"
+            return [_problem(source, (*loc, "schema"), message)]
+        try:
+            description = self.description(api.api_schema)
+        except SpecUnusable as exc:
+            return [_problem(source, (*loc, "schema"), p) for p in exc.problems]
+        problems = [
+            _problem(source, (*loc, *where), m) for where, m in _api_problems(api, description)
+        ]
+        auth = api.user_auth
+        if auth is not None and auth.provider and not await self._provider_exists(auth.provider):
+            message = f"no OAuth provider {auth.provider!r}; an admin configures providers"
+            problems.append(_problem(source, (*loc, "auth"), message))
+        return problems
+
+    async def _provider_exists(self, name: str) -> bool:
+        if self.connections is None:
+            return False
+        try:
+            await self.connections.get_provider(name)
+        except NotFound:
+            return False
+        return True
+
+    def description(self, schema: str | dict[str, Any]) -> ApiDescription:
+        """The API a schema describes, read once per distinct schema."""
+        text = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+        key = hashlib.sha256(text.encode()).hexdigest()
+        if key in self._descriptions:
+            self._descriptions.move_to_end(key)
+            return self._descriptions[key]
+        document = parse_text(schema) if isinstance(schema, str) else schema
+        description = read_api(document)
+        self._descriptions[key] = description
+        while len(self._descriptions) > CACHED_DESCRIPTIONS:
+            self._descriptions.popitem(last=False)
+        return description
+
+    # -- answering --------------------------------------------------------------------------
+
+    @staticmethod
+    def applies(served: Served, request: ChatRequest) -> bool:
+        """Whether the assistant's APIs answer this request (a client's own tools win)."""
+        return bool(served.assistant.apis) and not request.tools
+
+    async def toolbox(self, principal: Principal, served: Served) -> Toolbox:
+        apis = [
+            (await self._binding(served, api), _prompts(served.assistant, api))
+            for api in served.assistant.apis
+        ]
+        by_name = {api.name: api for api in served.assistant.apis}
+
+        async def credential_for(binding: ApiBinding) -> Credential:
+            return await self._credential(principal, by_name[binding.name], binding)
+
+        async def record(call: ApiCall) -> None:
+            await self._record(principal, served, call)
+
+        executor = ApiExecutor(
+            await self.outbound(), timeout=self.timeout, max_bytes=self.max_bytes
+        )
+        return Toolbox.of(apis, executor, credential_for, record=record)
+
+    async def run(
+        self,
+        principal: Principal,
+        served: Served,
+        request: ChatRequest,
+        model: Model,
+        info: ModelInfo,
+    ) -> tuple[ToolRun, Toolbox]:
+        """The assistant's strategy at work on `request`; `model` answers for `info`."""
+        toolbox = await self.toolbox(principal, served)
+        assistant = served.assistant
+        if _strategy(assistant, info) == "function_calling":
+            run = await function_calling(
+                request, toolbox, model, max_steps=assistant.max_tool_steps
+            )
+        else:
+            options = PipelineOptions(
+                classify_template=assistant.is_actionable_template or Prompts().classify,
+                history_length=(
+                    assistant.is_actionable_history_length
+                    if assistant.is_actionable_history_length is not None
+                    else DEFAULT_HISTORY
+                ),
+            )
+            run = await pipeline(request, toolbox, model, options)
+        return run, toolbox
+
+    async def _binding(self, served: Served, api: ApiSpec) -> ApiBinding:
+        description = self.description(api.api_schema)
+        fixed = await self.secrets(
+            served.app.owner_id,
+            {
+                "url": api.url or "",
+                "headers": api.headers,
+                "query": api.query,
+                "path": api.path_params,
+            },
+        )
+        wanted = set(api.operations)
+        return ApiBinding(
+            name=api.name,
+            description=api.description or description.title,
+            base_url=fixed["url"] or (description.servers[0] if description.servers else ""),
+            operations=tuple(o for o in description.operations if not wanted or o.name in wanted),
+            headers=fixed["headers"],
+            query=fixed["query"],
+            path_params=fixed["path"],
+            skip_unknown_keys=api.skip_unknown_keys,
+        )
+
+    async def _credential(
+        self, principal: Principal, api: ApiSpec, binding: ApiBinding
+    ) -> Credential:
+        auth = api.user_auth
+        if auth is None:
+            return {}
+        name = auth.provider if auth.type == "oauth2" else auth.connection
+        name = name or api.name
+        token = (
+            await self.connections.token_for(principal.user_id, name)
+            if self.connections is not None
+            else None
+        )
+        if token is None:
+            url = await self.connections.connect_url(name) if self.connections is not None else None
+            return NeedsConnection(binding.name, name, url)
+        return {auth.header: f"{auth.scheme} {token}".strip()}
+
+    async def _record(self, principal: Principal, served: Served, call: ApiCall) -> None:
+        async with self.db.transaction() as session:
+            await ApiCallRepository(session).add(
+                call,
+                user_id=principal.user_id,
+                app=served.app.name,
+                app_version=served.version.number,
+            )
+
+    # -- the log ----------------------------------------------------------------------------
+
+    async def calls(
+        self,
+        *,
+        app: str | None = None,
+        user_id: str | None = None,
+        before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[ApiCallRecord]:
+        """Logged calls, newest first (admins read them: the route's permission)."""
+        async with self.db.transaction() as session:
+            return await ApiCallRepository(session).recent(
+                app=app, user_id=user_id, before=before, limit=limit
+            )
+
+
+def _strategy(assistant: AssistantSpec, model: ModelInfo) -> str:
+    if assistant.api_strategy != "auto":
+        return assistant.api_strategy
+    return "function_calling" if model.supports_tools and model.kind == "chat" else "pipeline"
+
+
+def _prompts(assistant: AssistantSpec, api: ApiSpec) -> Prompts:
+    defaults = Prompts()
+    return Prompts(
+        classify=assistant.is_actionable_template or defaults.classify,
+        extract=api.request_prep_template or defaults.extract,
+        success=api.response_success_template or defaults.success,
+        error=api.response_error_template or defaults.error,
+        answer=api.response_template,
+    )
+
+
+def _api_problems(api: ApiSpec, description: ApiDescription) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    names = {o.name for o in description.operations}
+    for k, wanted in enumerate(api.operations):
+        if wanted not in names:
+            known = ", ".join(sorted(names)[:20])
+            problems.append(
+                (("operations", k), f"the schema has no operation {wanted!r} (it has: {known})")
+            )
+    if not api.url and not any(s.startswith(("http://", "https://")) for s in description.servers):
+        problems.append(
+            (("url",), "no base URL: give url, or servers with a full URL in the schema")
+        )
+    templates = {
+        "request_prep_template": api.request_prep_template,
+        "response_success_template": api.response_success_template,
+        "response_error_template": api.response_error_template,
+        "response_template": api.response_template,
+    }
+    for key, template in templates.items():
+        error = check_template(template) if template else None
+        if error:
+            problems.append(((key,), f"not a valid template: {error}"))
+    return problems
+
+
+def _problem(source: str, loc: Loc, message: str) -> SpecProblem:
+    return SpecProblem(source, None, None, format_path(loc), message)
+
+
+def _list(data: Any, key: str) -> Sequence[dict[str, Any]]:
+    value = data.get(key) if isinstance(data, dict) else None
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

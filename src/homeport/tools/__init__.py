@@ -1,0 +1,2 @@
+"""API tools: OpenAPI descriptions read into operations, executors that call them, and the
+per-user credentials they call with."""
