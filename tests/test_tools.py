@@ -315,20 +315,20 @@ async def test_private_addresses_are_refused_until_an_admin_allows_them(
         fake_openai.enqueue(call)
         fake_openai.enqueue("Sorry, I could not reach the HR system.")
 
-            body = await ask(admin, "app/hr-jobs", "Which jobs are open?")
+        body = await ask(admin, "app/hr-jobs", "Which jobs are open?")
 
-            assert hr.received == []
-            [refused] = body["homeport"]["api_calls"]
-            assert refused["status"] is None and "not allowed" in refused["error"]
-            assert "an admin can allow it" in tool_messages(fake_openai.requests[-1])[0]
+        assert hr.received == []
+        [refused] = body["homeport"]["api_calls"]
+        assert refused["status"] is None and "not allowed" in refused["error"]
+        assert "an admin can allow it" in tool_messages(fake_openai.requests[-1])[0]
 
-            allowed = await admin.put("/api/v1/settings", json={"outbound_allow": ["127.0.0.1"]})
-            assert allowed.status_code == 200, allowed.text
-            fake_openai.enqueue(call)
-            fake_openai.enqueue("Three jobs are open.")
-            body = await ask(admin, "app/hr-jobs", "Which jobs are open?")
-            assert body["homeport"]["api_calls"][0]["status"] == 200
-            assert hr.received == [("GET", "/jobs", f"Bearer {SERVICE_TOKEN}")]
+        allowed = await admin.put("/api/v1/settings", json={"outbound_allow": ["127.0.0.1"]})
+        assert allowed.status_code == 200, allowed.text
+        fake_openai.enqueue(call)
+        fake_openai.enqueue("Three jobs are open.")
+        body = await ask(admin, "app/hr-jobs", "Which jobs are open?")
+        assert body["homeport"]["api_calls"][0]["status"] == 200
+        assert hr.received == [("GET", "/jobs", f"Bearer {SERVICE_TOKEN}")]
 
 
 async def test_api_data_cannot_trigger_a_call_that_changes_anything(
