@@ -532,3 +532,34 @@ async def test_a_streamed_answer_lists_the_calls_in_its_last_chunk(
     assert text == "Two in Bristol."
     calls = [c["homeport"]["api_calls"] for c in chunks if "homeport" in c]
     assert calls[-1][0]["operation"] == "listJobs"
+
+
+async def test_prompt_templates_are_checked_at_apply_and_used_when_answering(
+    client: httpx.AsyncClient, upstream: FakeOpenAI, hr: Api
+) -> None:
+    broken = app_spec(jobs_api(hr, response_template="{% for j in data %}"), strategy="pipeline")
+    refused = await apply(client, "hr-jobs", broken, status=422)
+    assert (
+        "assistants[0].apis[0].response_template: not a valid template"
+        in (refused["error"]["message"])
+    )
+
+    template = (
+        "Open: {% for j in data %}{{ j.title }}{% if not loop.last %}, {% endif %}{% endfor %}"
+    )
+    spec = app_spec(jobs_api(hr, response_template=template), strategy="pipeline")
+    spec["assistants"][0]["is_actionable_template"] = (
+        "Pick one of: {{ operations | map(attribute='name') | join(', ') }}. "
+        "Request: {{ question }}"
+    )
+    await apply(client, "hr-jobs", spec)
+    upstream.enqueue('{"tool": "listJobs"}')
+    upstream.enqueue('{"location": "Bristol"}')
+
+    body = await ask(client, "app/hr-jobs", "What vacancies are open in Bristol?")
+
+    assert answer_of(body) == "Open: Data engineer, Freight sales manager"
+    classify = upstream.requests[-2].json["messages"][0]["content"]
+    assert classify == (
+        "Pick one of: listJobs, getJob. Request: What vacancies are open in Bristol?"
+    )

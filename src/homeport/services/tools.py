@@ -105,6 +105,7 @@ class ApiToolService:
                 apis.append(checked)
                 problems += found
             assistants.append({**assistant, "apis": apis} if apis else assistant)
+            problems += _template_problems(f"app/{name}", assistant, ("assistants", i))
         if problems:
             raise SpecInvalid(problems)
         return {**spec, "assistants": assistants} if assistants else spec
@@ -328,6 +329,14 @@ def _api_problems(api: ApiSpec, description: ApiDescription) -> list[tuple[Loc, 
         if error:
             problems.append(((key,), f"not a valid template: {error}"))
     return problems
+
+
+def _template_problems(source: str, assistant: Any, loc: Loc) -> list[SpecProblem]:
+    template = assistant.get("is_actionable_template") if isinstance(assistant, dict) else None
+    error = check_template(template) if isinstance(template, str) and template else None
+    if error is None:
+        return []
+    return [_problem(source, (*loc, "is_actionable_template"), f"not a valid template: {error}")]
 
 
 def _problem(source: str, loc: Loc, message: str) -> SpecProblem:

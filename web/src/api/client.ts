@@ -12,6 +12,29 @@ export type AuthOptions = components["schemas"]["AuthOptionsOut"];
 export type AppInfo = components["schemas"]["AppOut"];
 export type AppVersion = components["schemas"]["VersionOut"];
 export type AppInspected = components["schemas"]["InspectOut"];
+export type Connection = components["schemas"]["ConnectionOut"];
+export type OAuthProvider = components["schemas"]["homeport__api__schemas__connections__ProviderOut"];
+export type OAuthProviderIn = components["schemas"]["homeport__api__schemas__connections__ProviderIn"];
+
+/** One call an app's assistant made to an API, as an answer's `homeport.api_calls` lists it
+ *  (the route returns a free-form object, so typed here). */
+export interface ApiCall {
+  api: string;
+  operation: string;
+  method: string;
+  status: number | null;
+  latency_ms: number | null;
+  error: string | null;
+}
+
+/** An entry of the admins' API call log (/api/v1/api-calls). */
+export interface ApiCallEntry extends ApiCall {
+  id: string;
+  at: string;
+  user_id: string | null;
+  app: string | null;
+  app_version: number | null;
+}
 
 export type ApiClient = ReturnType<typeof createClient<paths>>;
 

@@ -1506,10 +1506,189 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/oauth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Providers */
+        get: operations["list_providers_api_v1_oauth_providers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oauth/providers/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Provider */
+        get: operations["get_provider_api_v1_oauth_providers__name__get"];
+        /**
+         * Put Provider
+         * @description Create or replace a provider (every field: a secret left out makes a public client).
+         */
+        put: operations["put_provider_api_v1_oauth_providers__name__put"];
+        post?: never;
+        /**
+         * Delete Provider
+         * @description Delete a provider and every user's connection to it.
+         */
+        delete: operations["delete_provider_api_v1_oauth_providers__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/oauth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Callback
+         * @description Public (the state authenticates it): where the provider sends the browser back.
+         */
+        get: operations["callback_api_v1_connections_oauth_callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{provider}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Authorize
+         * @description The provider's authorization URL for a new connection (for the CLI and the UI).
+         */
+        post: operations["authorize_api_v1_connections__provider__authorize_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{provider}/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Connect
+         * @description For a signed-in browser: off to the provider to connect.
+         */
+        get: operations["connect_api_v1_connections__provider__connect_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Connections */
+        get: operations["list_connections_api_v1_connections_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Token
+         * @description Store (or replace) a personal token under `name`.
+         */
+        put: operations["set_token_api_v1_connections__name__put"];
+        post?: never;
+        /**
+         * Delete Connection
+         * @description Delete a connection (an OAuth2 one is revoked at the provider too).
+         */
+        delete: operations["delete_connection_api_v1_connections__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/api-calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Calls
+         * @description Newest first: user, app and version, API, operation, method, status, latency, error.
+         *     Bodies and credentials are never logged.
+         */
+        get: operations["list_calls_api_v1_api_calls_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ApiCallPage */
+        ApiCallPage: {
+            /**
+             * Object
+             * @default list
+             * @constant
+             */
+            object: "list";
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            }[];
+            /** Has More */
+            has_more: boolean;
+        };
         /**
          * AppOut
          * @description An app as the app store shows it.
@@ -1638,6 +1817,27 @@ export interface components {
             registration: "open" | "closed";
             /** Sso */
             sso: components["schemas"]["SsoOptionOut"][];
+        };
+        /** AuthorizeIn */
+        AuthorizeIn: {
+            /**
+             * Scopes
+             * @description Beyond the provider's own
+             */
+            scopes?: string[];
+            /**
+             * Redirect To
+             * @description A path on this server to return to
+             */
+            redirect_to?: string | null;
+        };
+        /** AuthorizeOut */
+        AuthorizeOut: {
+            /**
+             * Authorize Url
+             * @description Open it in a browser to connect
+             */
+            authorize_url: string;
         };
         /** Body_attach_files_api_v1_sessions__session_id__files_post */
         Body_attach_files_api_v1_sessions__session_id__files_post: {
@@ -1804,8 +2004,28 @@ export interface components {
             echo: boolean;
             /** Suffix */
             suffix?: string | null;
+            response_format?: components["schemas"]["ResponseFormatIn"] | null;
         } & {
             [key: string]: unknown;
+        };
+        /** ConnectionOut */
+        ConnectionOut: {
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "oauth2" | "token";
+            /** Scopes */
+            scopes: string[];
+            /** Expires At */
+            expires_at: string | null;
+            /**
+             * Connected At
+             * Format: date-time
+             */
+            connected_at: string;
         };
         /** DecisionOut */
         DecisionOut: {
@@ -2541,58 +2761,6 @@ export interface components {
              */
             min_instances: number;
         };
-        /** ProviderIn */
-        ProviderIn: {
-            /** Name */
-            name: string;
-            /**
-             * Kind
-             * @default openai
-             * @enum {string}
-             */
-            kind: "openai" | "ollama";
-            /** Base Url */
-            base_url: string;
-            /** Api Key */
-            api_key?: string | null;
-            /**
-             * Models
-             * @description Allow-list of upstream model ids
-             */
-            models?: string[] | null;
-            /** Options */
-            options?: {
-                [key: string]: unknown;
-            };
-        };
-        /** ProviderOut */
-        ProviderOut: {
-            /** Name */
-            name: string;
-            /** Kind */
-            kind: string;
-            /** Base Url */
-            base_url: string;
-            /** Source */
-            source: string;
-            /** Has Api Key */
-            has_api_key: boolean;
-            /** Models Allowed */
-            models_allowed: string[] | null;
-            /** Models */
-            models: string[];
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "ok" | "error";
-            /** Error */
-            error: string | null;
-            /** Created At */
-            created_at: string | null;
-            /** Updated At */
-            updated_at: string | null;
-        };
         /** PublishIn */
         PublishIn: {
             /** Published */
@@ -3053,6 +3221,14 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** TokenIn */
+        TokenIn: {
+            /**
+             * Token
+             * @description Never shown again
+             */
+            token: string;
+        };
         /** TransferIn */
         TransferIn: {
             /**
@@ -3252,6 +3428,118 @@ export interface components {
              * @description A runner's name; default: placed
              */
             runner?: string | null;
+        };
+        /** ProviderIn */
+        homeport__api__schemas__connections__ProviderIn: {
+            /**
+             * Authorize Url
+             * @description The authorization endpoint
+             */
+            authorize_url: string;
+            /**
+             * Token Url
+             * @description The token endpoint
+             */
+            token_url: string;
+            /**
+             * Revoke Url
+             * @description The revocation endpoint (RFC 7009)
+             */
+            revoke_url?: string | null;
+            /** Client Id */
+            client_id: string;
+            /**
+             * Client Secret
+             * @description Never shown again; leave it out for a public client (PKCE only)
+             */
+            client_secret?: string | null;
+            /**
+             * Scopes
+             * @description Asked for in every connection
+             */
+            scopes?: string[];
+        };
+        /** ProviderOut */
+        homeport__api__schemas__connections__ProviderOut: {
+            /** Name */
+            name: string;
+            /** Authorize Url */
+            authorize_url: string;
+            /** Token Url */
+            token_url: string;
+            /** Revoke Url */
+            revoke_url: string | null;
+            /** Client Id */
+            client_id: string;
+            /**
+             * Confidential
+             * @description Whether it has a client secret (never shown)
+             */
+            confidential: boolean;
+            /** Scopes */
+            scopes: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** ProviderIn */
+        homeport__api__schemas__rest__ProviderIn: {
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @default openai
+             * @enum {string}
+             */
+            kind: "openai" | "ollama";
+            /** Base Url */
+            base_url: string;
+            /** Api Key */
+            api_key?: string | null;
+            /**
+             * Models
+             * @description Allow-list of upstream model ids
+             */
+            models?: string[] | null;
+            /** Options */
+            options?: {
+                [key: string]: unknown;
+            };
+        };
+        /** ProviderOut */
+        homeport__api__schemas__rest__ProviderOut: {
+            /** Name */
+            name: string;
+            /** Kind */
+            kind: string;
+            /** Base Url */
+            base_url: string;
+            /** Source */
+            source: string;
+            /** Has Api Key */
+            has_api_key: boolean;
+            /** Models Allowed */
+            models_allowed: string[] | null;
+            /** Models */
+            models: string[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "error";
+            /** Error */
+            error: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Updated At */
+            updated_at: string | null;
         };
     };
     responses: never;
@@ -3950,7 +4238,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProviderOut"][];
+                    "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderOut"][];
                 };
             };
         };
@@ -3964,7 +4252,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ProviderIn"];
+                "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderIn"];
             };
         };
         responses: {
@@ -3974,7 +4262,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProviderOut"];
+                    "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderOut"];
                 };
             };
             /** @description Validation Error */
@@ -4005,7 +4293,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProviderOut"];
+                    "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderOut"];
                 };
             };
             /** @description Validation Error */
@@ -4065,7 +4353,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProviderOut"];
+                    "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderOut"];
                 };
             };
             /** @description Validation Error */
@@ -6572,6 +6860,340 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AppOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_providers_api_v1_oauth_providers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["homeport__api__schemas__connections__ProviderOut"][];
+                };
+            };
+        };
+    };
+    get_provider_api_v1_oauth_providers__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["homeport__api__schemas__connections__ProviderOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_provider_api_v1_oauth_providers__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["homeport__api__schemas__connections__ProviderIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["homeport__api__schemas__connections__ProviderOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_provider_api_v1_oauth_providers__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    callback_api_v1_connections_oauth_callback_get: {
+        parameters: {
+            query?: {
+                state?: string | null;
+                code?: string | null;
+                error?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    authorize_api_v1_connections__provider__authorize_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorizeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizeOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    connect_api_v1_connections__provider__connect_get: {
+        parameters: {
+            query?: {
+                /** @description Beyond the provider's own */
+                scope?: string[] | null;
+                redirect?: string | null;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_connections_api_v1_connections_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionOut"][];
+                };
+            };
+        };
+    };
+    set_token_api_v1_connections__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_connection_api_v1_connections__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_calls_api_v1_api_calls_get: {
+        parameters: {
+            query?: {
+                /** @description Only this app's calls */
+                app?: string | null;
+                /** @description Only this user's calls (an id) */
+                user?: string | null;
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiCallPage"];
                 };
             };
             /** @description Validation Error */
