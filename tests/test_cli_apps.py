@@ -20,6 +20,7 @@ from tests.conftest import (
     make_settings,
     run_homeport,
 )
+from tests.test_tools import HR, SERVICE_TOKEN, USER_TOKENS, Api
 
 pytestmark = pytest.mark.slow
 
@@ -156,3 +157,49 @@ def test_an_app_in_the_flat_helix_form_applies_from_stdin(
     result = run_homeport(server, tmp_path, "apply", "-f", "-", stdin=flat)
     assert ok(result) == "aiapp/echo created (v1)\n"
     assert "app/echo" in ok(run_homeport(server, tmp_path, "app", "list"))
+
+
+def test_the_hr_example_calls_its_api_once_an_admin_allows_the_host(
+    server: LiveServer, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    hr = Api(HR.create_app(SERVICE_TOKEN, user_tokens=USER_TOKENS))
+    try:
+        folder = tmp_path / "apps"
+        shutil.copytree(EXAMPLES, folder)
+        app_file = folder / "hr-jobs.yaml"
+        text = app_file.read_text().replace("http://127.0.0.1:8081", hr.url)
+        app_file.write_text(
+            text.replace(
+                "    - name: jobs\n",
+                "    - name: jobs\n      model: openai/fake-chat\n      api_strategy: pipeline\n",
+                1,
+            )
+        )
+        ok(
+            run_homeport(
+                server, tmp_path, "secret", "set", "HR_API_TOKEN", "--value", SERVICE_TOKEN
+            )
+        )
+        ok(run_homeport(server, tmp_path, "apply", "-f", str(app_file)))
+        question = "What vacancies are open in Bristol?"
+
+        upstream.enqueue('{"tool": "listJobs"}')
+        upstream.enqueue('{"location": "Bristol"}')
+        upstream.enqueue("Sorry, I could not reach the HR system.")
+        ok(run_homeport(server, tmp_path, "chat", "-m", "app/hr-jobs", question))
+        assert hr.received == []  # 127.0.0.1 is private: refused until an admin allows it
+
+        host = hr.url.removeprefix("http://")
+        assert host in ok(run_homeport(server, tmp_path, "settings", "outbound-allow", "add", host))
+        upstream.enqueue('{"tool": "listJobs"}')
+        upstream.enqueue('{"location": "Bristol"}')
+        upstream.enqueue("A data engineer and a freight sales manager.")
+        answer = ok(run_homeport(server, tmp_path, "chat", "-m", "app/hr-jobs", question))
+        assert "data engineer" in answer
+        assert hr.received == [("GET", "/jobs?location=Bristol", f"Bearer {SERVICE_TOKEN}")]
+
+        calls = ok(run_homeport(server, tmp_path, "app", "calls", "hr-jobs"))
+        assert "jobs.listJobs" in calls and "200" in calls and "not allowed" in calls
+        ok(run_homeport(server, tmp_path, "settings", "outbound-allow", "remove", host))
+    finally:
+        hr.server.stop()

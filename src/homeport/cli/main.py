@@ -8,7 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from homeport import __version__
-from homeport.cli import admin, apps, connections, knowledge, orgs, runners, secrets, users
+from homeport.cli import (
+    admin,
+    apps,
+    connections,
+    knowledge,
+    orgs,
+    runners,
+    secrets,
+    server_settings,
+    users,
+)
 from homeport.cli.client import Client
 from homeport.cli.device import device_login
 from homeport.cli.output import handle_errors, table
@@ -30,6 +40,7 @@ knowledge.register(app)  # knowledge
 secrets.register(app)  # secret
 apps.register(app)  # app
 connections.register(app)  # connection, oauth-provider
+server_settings.register(app)  # settings
 
 
 def main() -> None:
