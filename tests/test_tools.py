@@ -563,3 +563,24 @@ async def test_prompt_templates_are_checked_at_apply_and_used_when_answering(
     assert classify == (
         "Pick one of: listJobs, getJob. Request: What vacancies are open in Bristol?"
     )
+
+
+async def test_a_session_with_an_app_lists_the_calls_of_each_answer(
+    client: httpx.AsyncClient, upstream: FakeOpenAI, hr: Api
+) -> None:
+    await apply(client, "hr-jobs", app_spec(jobs_api(hr)))
+    session = (await client.post("/api/v1/sessions", json={"model": "app/hr-jobs"})).json()
+    upstream.enqueue(Reply(tool_calls=[{"name": "getJob", "arguments": {"jobId": "eng-4"}}]))
+    upstream.enqueue("The data engineer job is in Bristol.")
+
+    turn = await client.post(
+        f"/api/v1/sessions/{session['id']}/messages",
+        json={"content": "Tell me about the vacancy eng-4", "stream": False},
+    )
+
+    assert turn.status_code == 200, turn.text
+    body = turn.json()
+    assert body["assistant_message"]["content"] == "The data engineer job is in Bristol."
+    [call] = body["api_calls"]
+    assert (call["operation"], call["status"]) == ("getJob", 200)
+    assert hr.received == [("GET", "/jobs/eng-4", f"Bearer {SERVICE_TOKEN}")]

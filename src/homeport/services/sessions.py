@@ -42,6 +42,8 @@ class Turn:
     events: AsyncIterator[ChatDelta]
     result: list[StoredMessage] = field(default_factory=list)
     citations: tuple[Citation, ...] = ()
+    # What the answer adds to the `homeport` extension (an app's `api_calls`), once it ends.
+    extension: dict[str, Any] = field(default_factory=dict)
 
     @property
     def assistant_message(self) -> StoredMessage | None:
@@ -170,7 +172,12 @@ class SessionService:
             if chat_session.title == DEFAULT_TITLE and not history:
                 await repo.update(session_id, user_id=principal.user_id, title=_title(content))
         turn = Turn(
-            chat_session, stream.model, user_message, stream.events, citations=grounding.citations
+            chat_session,
+            stream.model,
+            user_message,
+            stream.events,
+            citations=grounding.citations,
+            extension=stream.extension,
         )
         turn.events = self._record(turn, stream.events)
         return turn

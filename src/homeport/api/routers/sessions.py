@@ -121,6 +121,7 @@ def _turn_out(turn: Turn) -> TurnOut:
         user_message=MessageOut.of(turn.user_message),
         assistant_message=MessageOut.of(turn.assistant_message),
         citations=[CitationOut.of(c) for c in turn.citations],
+        api_calls=turn.extension.get("api_calls"),
     )
 
 

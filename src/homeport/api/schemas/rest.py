@@ -367,6 +367,8 @@ class TurnOut(BaseModel):
     user_message: MessageOut
     assistant_message: MessageOut
     citations: list[CitationOut] = Field(default_factory=list)
+    # The API calls an app's assistant made for this answer (docs/tools.md).
+    api_calls: list[dict[str, Any]] | None = None
 
 
 # -- apply --------------------------------------------------------------------------------
