@@ -42,6 +42,8 @@ PUBLIC_PATHS = {
     "/api/v1/auth/sso/callback",
     "/api/v1/auth/device",
     "/api/v1/auth/device/token",
+    # Back from an OAuth2 provider: the single-use state authenticates it (test_connections.py).
+    "/api/v1/connections/oauth/callback",
 }
 API_PREFIXES = ("/v1/", "/api/v1/")
 

@@ -5,6 +5,7 @@ import { ChatPage } from "./components/ChatPage";
 import { DeviceApproval } from "./components/DeviceApproval";
 import { AdminPage } from "./components/admin/AdminPage";
 import { AppsPage } from "./components/apps/AppsPage";
+import { ConnectionsPage } from "./components/connections/ConnectionsPage";
 import { KnowledgePage } from "./components/knowledge/KnowledgePage";
 import { SignIn } from "./components/SignIn";
 import { usePath } from "./router";
@@ -42,8 +43,9 @@ function isAdmin(user: User): boolean {
 }
 
 /** Which page a path shows: the server answers every non-API path with index.html. */
-function pageOf(path: string): "device" | "admin" | "knowledge" | "apps" | "chat" {
+function pageOf(path: string): "device" | "admin" | "knowledge" | "apps" | "connections" | "chat" {
   if (path === "/device") return "device";
+  if (path === "/connections") return "connections";
   if (path === "/admin" || path.startsWith("/admin/")) return "admin";
   if (path === "/knowledge" || path.startsWith("/knowledge/")) return "knowledge";
   if (path === "/apps" || path.startsWith("/apps/")) return "apps";
@@ -102,6 +104,9 @@ export function App() {
             <a href="/knowledge" aria-current={page === "knowledge" ? "page" : undefined}>
               Knowledge
             </a>
+            <a href="/connections" aria-current={page === "connections" ? "page" : undefined}>
+              Connections
+            </a>
             {isAdmin(auth.user) && (
               <a href="/admin/users" aria-current={page === "admin" ? "page" : undefined}>
                 Admin
@@ -151,6 +156,9 @@ export function App() {
       )}
       {auth.state === "signed-in" && page === "apps" && (
         <AppsPage credentials={auth.credentials} user={auth.user} onUnauthorized={onUnauthorized} />
+      )}
+      {auth.state === "signed-in" && page === "connections" && (
+        <ConnectionsPage credentials={auth.credentials} onUnauthorized={onUnauthorized} />
       )}
       {auth.state === "signed-in" && page === "chat" && (
         <ChatPage credentials={auth.credentials} onUnauthorized={onUnauthorized} />

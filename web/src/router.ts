@@ -1,6 +1,7 @@
 // The UI's URLs: `/` (a new chat; `/?model=<id>` picks its model), `/chat/<session id>`,
-// `/knowledge`, `/knowledge/<knowledge base id>`, `/apps` and `/apps/<app name>`. The server
-// answers every non-API path with index.html, so these survive a reload.
+// `/knowledge`, `/knowledge/<knowledge base id>`, `/apps`, `/apps/<app name>` and
+// `/connections` (`?connect=<provider>` pre-fills its form, `?connected=<provider>` says it
+// worked). The server answers every non-API path with index.html, so these survive a reload.
 import { useCallback, useEffect, useState, type MouseEvent } from "react";
 
 /** Fired after `navigate`, so that every `usePath` (the page switcher's too) follows. */

@@ -1,18 +1,19 @@
 // Chatting in a session: POST /api/v1/sessions/{id}/messages answers with server-sent events,
 // each `data: {chat.completion.chunk}`, ending with `data: [DONE]`. An error after the
 // stream started arrives as `data: {"error": {...}}`; the last chunk carries `homeport`, with
-// the stored user and assistant messages.
-import { ApiError, call, type ApiClient, type Message } from "./client";
+// the stored user and assistant messages, and, for an app whose assistant called APIs, those
+// calls (`api_calls`).
+import { ApiError, call, type ApiCall, type ApiClient, type Message } from "./client";
 
 export type StreamEvent =
   | { type: "text"; text: string }
-  | { type: "stored"; user: Message; assistant: Message }
+  | { type: "stored"; user: Message; assistant: Message; apiCalls: ApiCall[] }
   | { type: "error"; message: string };
 
 interface Chunk {
   choices?: { delta?: { content?: string | null } }[];
   error?: { message?: string };
-  homeport?: { user_message?: Message; assistant_message?: Message };
+  homeport?: { user_message?: Message; assistant_message?: Message; api_calls?: ApiCall[] };
 }
 
 export interface ChatRequest {
@@ -51,7 +52,12 @@ async function* turnEvents(lines: AsyncGenerator<string>): AsyncGenerator<Stream
     if (text) yield { type: "text", text };
     const stored = chunk.homeport;
     if (stored?.user_message && stored.assistant_message) {
-      yield { type: "stored", user: stored.user_message, assistant: stored.assistant_message };
+      yield {
+        type: "stored",
+        user: stored.user_message,
+        assistant: stored.assistant_message,
+        apiCalls: stored.api_calls ?? [],
+      };
     }
   }
 }

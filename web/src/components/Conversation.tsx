@@ -3,6 +3,7 @@ import type { AppInfo } from "../api/client";
 import type { Credentials } from "../auth";
 import type { ShownMessage } from "../hooks/useConversation";
 import { Starters } from "./apps/Starters";
+import { ApiCallsList } from "./ApiCallsList";
 import { SourcesList } from "./SourcesList";
 
 // The Markdown renderer and highlight.js are a chunk of their own, fetched (from Homeport, not
@@ -103,6 +104,7 @@ export function Conversation(props: Props) {
             </div>
           )}
           <SourcesList citations={message.citations} credentials={credentials} onError={onError} />
+          <ApiCallsList calls={message.apiCalls} />
           {message.role !== "user" && (STATUS_NOTE[message.status] || message.model) && (
             <p className="meta">
               {STATUS_NOTE[message.status] && (

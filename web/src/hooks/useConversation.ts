@@ -3,6 +3,7 @@ import {
   call,
   isAbort,
   messageOf,
+  type ApiCall,
   type ApiClient,
   type Citation,
   type Message,
@@ -20,6 +21,8 @@ export interface ShownMessage {
   model: string | null;
   /** An answer's sources (they come with the last chunk of a streamed answer). */
   citations: Citation[];
+  /** The APIs an app's assistant called for an answer (with the last chunk, too). */
+  apiCalls: ApiCall[];
   /** Files attached just before a question was sent (known to this page only). */
   files: string[];
 }
@@ -38,10 +41,12 @@ interface Options {
   onTurnEnded: () => void;
 }
 
-function shown(message: Message, files: string[] = []): ShownMessage {
+function shown(message: Message, files: string[] = [], apiCalls?: ApiCall[]): ShownMessage {
   const { id, role, content, status, error, model } = message;
   const citations = message.citations ?? [];
-  return { key: id, role, content, status, error, model, citations, files };
+  // A stored message may carry its calls too (where the server keeps them).
+  const calls = apiCalls ?? (message as { api_calls?: ApiCall[] | null }).api_calls ?? [];
+  return { key: id, role, content, status, error, model, citations, apiCalls: calls, files };
 }
 
 /** The open session (once loaded) and its messages, the draft being typed, and sending with a
@@ -105,6 +110,7 @@ export function useConversation(options: Options) {
       error: null,
       model: null,
       citations: [],
+      apiCalls: [],
       files,
     };
     const answer: ShownMessage = {
@@ -115,6 +121,7 @@ export function useConversation(options: Options) {
       error: null,
       model,
       citations: [],
+      apiCalls: [],
       files: [],
     };
     let accepted = false;
@@ -138,7 +145,7 @@ export function useConversation(options: Options) {
               m.key === question.key
                 ? shown(event.user, files)
                 : m.key === answer.key
-                  ? shown(event.assistant)
+                  ? shown(event.assistant, [], event.apiCalls)
                   : m,
             ),
           );

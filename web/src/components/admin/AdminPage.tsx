@@ -2,8 +2,10 @@ import { useMemo, type MouseEvent } from "react";
 import type { Credentials } from "../../auth";
 import { apiClient } from "../../api/client";
 import { usePath } from "../../router";
+import { ApiCallsLog } from "./ApiCallsLog";
 import { ApiKeysAdmin } from "./ApiKeysAdmin";
 import { AuditLog } from "./AuditLog";
+import { OAuthProvidersAdmin } from "./OAuthProvidersAdmin";
 import { ProvidersAdmin } from "./ProvidersAdmin";
 import { RunnersAdmin } from "./RunnersAdmin";
 import { UsageAdmin } from "./UsageAdmin";
@@ -14,8 +16,10 @@ const SECTIONS = [
   { path: "/admin/keys", label: "API keys" },
   { path: "/admin/providers", label: "Providers" },
   { path: "/admin/runners", label: "Runners" },
+  { path: "/admin/oauth", label: "OAuth providers" },
   { path: "/admin/usage", label: "Usage" },
   { path: "/admin/audit", label: "Audit log" },
+  { path: "/admin/api-calls", label: "API calls" },
 ] as const;
 
 /** The admin pages (/admin/...): shown only to users with the admin role. */
@@ -54,6 +58,8 @@ export function AdminPage({ credentials }: { credentials: Credentials }) {
         {current.path === "/admin/runners" && <RunnersAdmin client={client} />}
         {current.path === "/admin/usage" && <UsageAdmin client={client} />}
         {current.path === "/admin/audit" && <AuditLog client={client} />}
+        {current.path === "/admin/oauth" && <OAuthProvidersAdmin client={client} />}
+        {current.path === "/admin/api-calls" && <ApiCallsLog client={client} />}
       </main>
     </div>
   );
