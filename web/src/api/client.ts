@@ -13,8 +13,8 @@ export type AppInfo = components["schemas"]["AppOut"];
 export type AppVersion = components["schemas"]["VersionOut"];
 export type AppInspected = components["schemas"]["InspectOut"];
 export type Connection = components["schemas"]["ConnectionOut"];
-export type OAuthProvider = components["schemas"]["homeport__api__schemas__connections__ProviderOut"];
-export type OAuthProviderIn = components["schemas"]["homeport__api__schemas__connections__ProviderIn"];
+export type OAuthProvider = components["schemas"]["OAuthProviderOut"];
+export type OAuthProviderIn = components["schemas"]["OAuthProviderIn"];
 
 /** One call an app's assistant made to an API, as an answer's `homeport.api_calls` lists it
  *  (the route returns a free-form object, so typed here). */

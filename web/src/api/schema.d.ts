@@ -2688,6 +2688,66 @@ export interface components {
              */
             knowledge: string[];
         };
+        /** OAuthProviderIn */
+        OAuthProviderIn: {
+            /**
+             * Authorize Url
+             * @description The authorization endpoint
+             */
+            authorize_url: string;
+            /**
+             * Token Url
+             * @description The token endpoint
+             */
+            token_url: string;
+            /**
+             * Revoke Url
+             * @description The revocation endpoint (RFC 7009)
+             */
+            revoke_url?: string | null;
+            /** Client Id */
+            client_id: string;
+            /**
+             * Client Secret
+             * @description Never shown again; leave it out for a public client (PKCE only)
+             */
+            client_secret?: string | null;
+            /**
+             * Scopes
+             * @description Asked for in every connection
+             */
+            scopes?: string[];
+        };
+        /** OAuthProviderOut */
+        OAuthProviderOut: {
+            /** Name */
+            name: string;
+            /** Authorize Url */
+            authorize_url: string;
+            /** Token Url */
+            token_url: string;
+            /** Revoke Url */
+            revoke_url: string | null;
+            /** Client Id */
+            client_id: string;
+            /**
+             * Confidential
+             * @description Whether it has a client secret (never shown)
+             */
+            confidential: boolean;
+            /** Scopes */
+            scopes: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** OrgCreate */
         OrgCreate: {
             /** Name */
@@ -2760,6 +2820,58 @@ export interface components {
              * @description Instances kept warm; 0 unpins
              */
             min_instances: number;
+        };
+        /** ProviderIn */
+        ProviderIn: {
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @default openai
+             * @enum {string}
+             */
+            kind: "openai" | "ollama";
+            /** Base Url */
+            base_url: string;
+            /** Api Key */
+            api_key?: string | null;
+            /**
+             * Models
+             * @description Allow-list of upstream model ids
+             */
+            models?: string[] | null;
+            /** Options */
+            options?: {
+                [key: string]: unknown;
+            };
+        };
+        /** ProviderOut */
+        ProviderOut: {
+            /** Name */
+            name: string;
+            /** Kind */
+            kind: string;
+            /** Base Url */
+            base_url: string;
+            /** Source */
+            source: string;
+            /** Has Api Key */
+            has_api_key: boolean;
+            /** Models Allowed */
+            models_allowed: string[] | null;
+            /** Models */
+            models: string[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "error";
+            /** Error */
+            error: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Updated At */
+            updated_at: string | null;
         };
         /** PublishIn */
         PublishIn: {
@@ -3428,118 +3540,6 @@ export interface components {
              * @description A runner's name; default: placed
              */
             runner?: string | null;
-        };
-        /** ProviderIn */
-        homeport__api__schemas__connections__ProviderIn: {
-            /**
-             * Authorize Url
-             * @description The authorization endpoint
-             */
-            authorize_url: string;
-            /**
-             * Token Url
-             * @description The token endpoint
-             */
-            token_url: string;
-            /**
-             * Revoke Url
-             * @description The revocation endpoint (RFC 7009)
-             */
-            revoke_url?: string | null;
-            /** Client Id */
-            client_id: string;
-            /**
-             * Client Secret
-             * @description Never shown again; leave it out for a public client (PKCE only)
-             */
-            client_secret?: string | null;
-            /**
-             * Scopes
-             * @description Asked for in every connection
-             */
-            scopes?: string[];
-        };
-        /** ProviderOut */
-        homeport__api__schemas__connections__ProviderOut: {
-            /** Name */
-            name: string;
-            /** Authorize Url */
-            authorize_url: string;
-            /** Token Url */
-            token_url: string;
-            /** Revoke Url */
-            revoke_url: string | null;
-            /** Client Id */
-            client_id: string;
-            /**
-             * Confidential
-             * @description Whether it has a client secret (never shown)
-             */
-            confidential: boolean;
-            /** Scopes */
-            scopes: string[];
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /**
-             * Updated At
-             * Format: date-time
-             */
-            updated_at: string;
-        };
-        /** ProviderIn */
-        homeport__api__schemas__rest__ProviderIn: {
-            /** Name */
-            name: string;
-            /**
-             * Kind
-             * @default openai
-             * @enum {string}
-             */
-            kind: "openai" | "ollama";
-            /** Base Url */
-            base_url: string;
-            /** Api Key */
-            api_key?: string | null;
-            /**
-             * Models
-             * @description Allow-list of upstream model ids
-             */
-            models?: string[] | null;
-            /** Options */
-            options?: {
-                [key: string]: unknown;
-            };
-        };
-        /** ProviderOut */
-        homeport__api__schemas__rest__ProviderOut: {
-            /** Name */
-            name: string;
-            /** Kind */
-            kind: string;
-            /** Base Url */
-            base_url: string;
-            /** Source */
-            source: string;
-            /** Has Api Key */
-            has_api_key: boolean;
-            /** Models Allowed */
-            models_allowed: string[] | null;
-            /** Models */
-            models: string[];
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "ok" | "error";
-            /** Error */
-            error: string | null;
-            /** Created At */
-            created_at: string | null;
-            /** Updated At */
-            updated_at: string | null;
         };
     };
     responses: never;
@@ -4238,7 +4238,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderOut"][];
+                    "application/json": components["schemas"]["ProviderOut"][];
                 };
             };
         };
@@ -4252,7 +4252,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderIn"];
+                "application/json": components["schemas"]["ProviderIn"];
             };
         };
         responses: {
@@ -4262,7 +4262,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderOut"];
+                    "application/json": components["schemas"]["ProviderOut"];
                 };
             };
             /** @description Validation Error */
@@ -4293,7 +4293,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderOut"];
+                    "application/json": components["schemas"]["ProviderOut"];
                 };
             };
             /** @description Validation Error */
@@ -4353,7 +4353,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["homeport__api__schemas__rest__ProviderOut"];
+                    "application/json": components["schemas"]["ProviderOut"];
                 };
             };
             /** @description Validation Error */
@@ -6888,7 +6888,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["homeport__api__schemas__connections__ProviderOut"][];
+                    "application/json": components["schemas"]["OAuthProviderOut"][];
                 };
             };
         };
@@ -6910,7 +6910,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["homeport__api__schemas__connections__ProviderOut"];
+                    "application/json": components["schemas"]["OAuthProviderOut"];
                 };
             };
             /** @description Validation Error */
@@ -6935,7 +6935,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["homeport__api__schemas__connections__ProviderIn"];
+                "application/json": components["schemas"]["OAuthProviderIn"];
             };
         };
         responses: {
@@ -6945,7 +6945,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["homeport__api__schemas__connections__ProviderOut"];
+                    "application/json": components["schemas"]["OAuthProviderOut"];
                 };
             };
             /** @description Validation Error */

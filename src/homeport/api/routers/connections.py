@@ -19,8 +19,8 @@ from homeport.api.schemas.connections import (
     AuthorizeIn,
     AuthorizeOut,
     ConnectionOut,
-    ProviderIn,
-    ProviderOut,
+    OAuthProviderIn,
+    OAuthProviderOut,
     TokenIn,
 )
 from homeport.errors import AuthenticationFailed
@@ -31,24 +31,28 @@ router = APIRouter(prefix="/api/v1", tags=["connections"])
 
 
 @router.get("/oauth/providers")
-async def list_providers(services: ServicesDep, admin: SettingsAdmin) -> list[ProviderOut]:
-    return [ProviderOut.of(p) for p in await services.connections.list_providers()]
+async def list_providers(services: ServicesDep, admin: SettingsAdmin) -> list[OAuthProviderOut]:
+    return [OAuthProviderOut.of(p) for p in await services.connections.list_providers()]
 
 
 @router.get("/oauth/providers/{name}")
-async def get_provider(name: str, services: ServicesDep, admin: SettingsAdmin) -> ProviderOut:
-    return ProviderOut.of(await services.connections.get_provider(name))
+async def get_provider(name: str, services: ServicesDep, admin: SettingsAdmin) -> OAuthProviderOut:
+    return OAuthProviderOut.of(await services.connections.get_provider(name))
 
 
 @router.put("/oauth/providers/{name}", status_code=status.HTTP_201_CREATED)
 async def put_provider(
-    name: str, body: ProviderIn, response: Response, services: ServicesDep, admin: SettingsAdmin
-) -> ProviderOut:
+    name: str,
+    body: OAuthProviderIn,
+    response: Response,
+    services: ServicesDep,
+    admin: SettingsAdmin,
+) -> OAuthProviderOut:
     """Create or replace a provider (every field: a secret left out makes a public client)."""
     provider, created = await services.connections.put_provider(admin, name, body.spec())
     if not created:
         response.status_code = status.HTTP_200_OK
-    return ProviderOut.of(provider)
+    return OAuthProviderOut.of(provider)
 
 
 @router.delete("/oauth/providers/{name}", status_code=status.HTTP_204_NO_CONTENT)

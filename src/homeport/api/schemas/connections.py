@@ -12,7 +12,7 @@ from homeport.domain.connections import Connection, OAuthProvider
 from homeport.services.connections import ProviderSpec
 
 
-class ProviderIn(Strict):
+class OAuthProviderIn(Strict):
     authorize_url: str = Field(max_length=2048, description="The authorization endpoint")
     token_url: str = Field(max_length=2048, description="The token endpoint")
     revoke_url: str | None = Field(
@@ -39,7 +39,7 @@ class ProviderIn(Strict):
         )
 
 
-class ProviderOut(BaseModel):
+class OAuthProviderOut(BaseModel):
     name: str
     authorize_url: str
     token_url: str
@@ -51,7 +51,7 @@ class ProviderOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, provider: OAuthProvider) -> ProviderOut:
+    def of(cls, provider: OAuthProvider) -> OAuthProviderOut:
         return cls(
             name=provider.name,
             authorize_url=provider.authorize_url,

@@ -4,7 +4,7 @@ import type { components } from "../../api/schema";
 import { ErrorMessage } from "../ErrorMessage";
 import { useAdminList } from "./useAdminList";
 
-type ProviderIn = components["schemas"]["homeport__api__schemas__rest__ProviderIn"];
+type ProviderIn = components["schemas"]["ProviderIn"];
 
 /** Model providers: their status and models; add one, refresh its model list, remove it. */
 export function ProvidersAdmin({ client }: { client: ApiClient }) {
