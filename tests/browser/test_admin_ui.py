@@ -171,7 +171,9 @@ def test_providers_and_usage(page: Page, tmp_path: Path, fake_openai: FakeOpenAI
         row = by_model.get_by_role("row").filter(has_text="up/fake-chat")
         expect(row.get_by_role("cell").first).to_have_text("2")
 
-        page.get_by_role("navigation", name="Admin").get_by_role("link", name="Providers", exact=True).click()
+        page.get_by_role("navigation", name="Admin").get_by_role(
+            "link", name="Providers", exact=True
+        ).click()
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Remove up").click()
         expect(page.get_by_role("status")).to_have_text("Removed up.")
