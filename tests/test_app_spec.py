@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from homeport.apps.forms import app_json_schema, dump_app
 from homeport.apps.loading import (
     LoadedApp,
     SpecInvalid,
@@ -20,8 +21,6 @@ from homeport.apps.loading import (
 )
 from homeport.apps.spec import (
     AppSpec,
-    app_json_schema,
-    dump_app,
     file_references,
     schema_kind,
     secret_references,

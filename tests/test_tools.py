@@ -584,3 +584,20 @@ async def test_a_session_with_an_app_lists_the_calls_of_each_answer(
     [call] = body["api_calls"]
     assert (call["operation"], call["status"]) == ("getJob", 200)
     assert hr.received == [("GET", "/jobs/eng-4", f"Bearer {SERVICE_TOKEN}")]
+
+
+async def test_invalid_arguments_are_explained_to_the_model_but_never_logged(
+    client: httpx.AsyncClient, upstream: FakeOpenAI, hr: Api
+) -> None:
+    await apply(client, "hr-jobs", app_spec(jobs_api(hr)))
+    upstream.enqueue(Reply(tool_calls=[{"name": "getJob", "arguments": {"jobId": 987654}}]))
+    upstream.enqueue("Which vacancy do you mean?")
+
+    await ask(client, "app/hr-jobs", "Tell me about job 987654")
+
+    assert hr.received == []  # nothing is sent with arguments that do not fit
+    [explained] = tool_messages(upstream.requests[-1])
+    assert "jobId: 987654 is not of type 'string'" in explained
+    log = (await client.get("/api/v1/api-calls")).json()["data"]
+    assert log[0]["error"] == "invalid arguments for getJob: jobId (fails 'type')"
+    assert "987654" not in json.dumps(log)

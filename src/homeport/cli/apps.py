@@ -110,7 +110,7 @@ def app_delete(
 @handle_errors
 def app_schema() -> None:
     """The JSON Schema of app specs (for editors; works without a server)."""
-    from homeport.apps.spec import app_json_schema
+    from homeport.apps.forms import app_json_schema
 
     typer.echo(json.dumps(app_json_schema(), indent=2))
 

@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homeport.apps.forms import dump_app
 from homeport.apps.loading import load_mapping
 from homeport.apps.spec import (
     AppSpec,
     AssistantSpec,
     KnowledgeSpec,
-    dump_app,
     secret_references,
 )
 from homeport.db.engine import Database
@@ -74,6 +74,7 @@ class Served:
     assistant: AssistantSpec
     model: str
     knowledge: list[KnowledgeBase]
+    assistant_index: int = 0
 
     @property
     def info(self) -> ModelInfo:
@@ -342,7 +343,8 @@ class AppService:
         spec = validate_spec(app.name, version.spec)
         index = _assistant(spec, target.assistant, model_id)
         knowledge = await self._knowledge(principal, app, spec.assistants[index])
-        return Served(app, version, spec.assistants[index], version.models[index], knowledge)
+        assistant = spec.assistants[index]
+        return Served(app, version, assistant, version.models[index], knowledge, index)
 
     async def models(self, principal: Principal) -> list[ModelInfo]:
         """The apps the caller may use, as `/v1/models` lists them."""

@@ -31,7 +31,7 @@ from homeport.providers.catalog import ModelCatalog, Visible
 from homeport.providers.router import InferenceRouter, Stream
 from homeport.services.limits import LimitsService
 from homeport.services.sharing import ProviderAccess
-from homeport.tools.strategies import Model
+from homeport.tools.strategies import Model, ToolRun
 
 if TYPE_CHECKING:
     from homeport.services.apps import AppService, Served
@@ -149,11 +149,11 @@ class InferenceService:
 
     async def _tools(
         self, principal: Principal, served: Served, prepared: _Prepared, caller: Caller
-    ) -> _ToolsRun:
+    ) -> ToolRun:
         """The assistant's APIs at work, when it has any: the calls made, and either the
         request that answers from their data or the answer itself."""
         if self.tools is None or not self.tools.applies(served, prepared.request):
-            return _ToolsRun(request=prepared.request)
+            return ToolRun(request=prepared.request)
 
         async def chat(request: ChatRequest) -> ChatResult:
             _, result = await self.router.chat(request, caller=caller)
@@ -165,8 +165,7 @@ class InferenceService:
 
         info = prepared.model
         model = Model(info.id, base=info.kind == "base", chat=chat, complete=complete)
-        run, toolbox = await self.tools.run(principal, served, prepared.request, model, info)
-        return _ToolsRun(run.request, run.answer, tuple(toolbox.calls))
+        return await self.tools.run(principal, served, prepared.request, model, info)
 
     async def complete(
         self, principal: Principal, request: CompletionRequest
@@ -198,13 +197,6 @@ class _Prepared:
     request: ChatRequest
     model: ModelInfo
     citations: tuple[Citation, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _ToolsRun:
-    request: ChatRequest | None = None
-    answer: ChatResult | None = None
-    calls: tuple[ApiCall, ...] = ()
 
 
 def _app_extension(

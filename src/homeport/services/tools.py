@@ -22,8 +22,9 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from homeport.apps.loading import SpecInvalid, SpecProblem
 from homeport.apps.spec import ApiSpec, AssistantSpec, format_path, schema_kind
@@ -37,7 +38,8 @@ from homeport.errors import HomeportError, NotFound
 from homeport.outbound import OutboundClient
 from homeport.tools.executor import ApiBinding, ApiExecutor
 from homeport.tools.openapi import SpecUnusable, parse_text, read_api
-from homeport.tools.prompts import Prompts, check_template
+from homeport.tools.prompts import CLASSIFY, Prompts, check_template
+from homeport.tools.select import OperationIndex
 from homeport.tools.strategies import (
     Model,
     PipelineOptions,
@@ -58,6 +60,8 @@ CACHED_DESCRIPTIONS = 64
 DEFAULT_HISTORY = 4
 
 Loc = tuple[str | int, ...]
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Connections(Protocol):
@@ -89,7 +93,10 @@ class ApiToolService:
         # async (owner_id, value) -> value with `${NAME}` replaced by the owner's secrets
         self.secrets = secrets
         self.connections = connections
-        self._descriptions: OrderedDict[str, ApiDescription] = OrderedDict()
+        self._descriptions: _Lru[str, ApiDescription] = _Lru(CACHED_DESCRIPTIONS)
+        # By (version id, assistant): versions never change, so neither do their APIs.
+        self._served: _Lru[tuple[str, int, str], ApiDescription] = _Lru(CACHED_DESCRIPTIONS)
+        self._indexes: _Lru[tuple[str, int], OperationIndex] = _Lru(CACHED_DESCRIPTIONS)
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -159,15 +166,18 @@ class ApiToolService:
         """The API a schema describes, read once per distinct schema."""
         text = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
         key = hashlib.sha256(text.encode()).hexdigest()
-        if key in self._descriptions:
-            self._descriptions.move_to_end(key)
-            return self._descriptions[key]
-        document = parse_text(schema) if isinstance(schema, str) else schema
-        description = read_api(document)
-        self._descriptions[key] = description
-        while len(self._descriptions) > CACHED_DESCRIPTIONS:
-            self._descriptions.popitem(last=False)
-        return description
+        found = self._descriptions.get(key)
+        if found is None:
+            document = parse_text(schema) if isinstance(schema, str) else schema
+            found = self._descriptions.put(key, read_api(document))
+        return found
+
+    def _served_description(self, served: Served, api: ApiSpec) -> ApiDescription:
+        key = (served.version.id, served.assistant_index, api.name)
+        found = self._served.get(key)
+        return (
+            found if found is not None else self._served.put(key, self.description(api.api_schema))
+        )
 
     # -- answering --------------------------------------------------------------------------
 
@@ -177,10 +187,7 @@ class ApiToolService:
         return bool(served.assistant.apis) and not request.tools
 
     async def toolbox(self, principal: Principal, served: Served) -> Toolbox:
-        apis = [
-            (await self._binding(served, api), _prompts(served.assistant, api))
-            for api in served.assistant.apis
-        ]
+        apis = [(await self._binding(served, api), _prompts(api)) for api in served.assistant.apis]
         by_name = {api.name: api for api in served.assistant.apis}
 
         async def credential_for(binding: ApiBinding) -> Credential:
@@ -192,7 +199,9 @@ class ApiToolService:
         executor = ApiExecutor(
             await self.outbound(), timeout=self.timeout, max_bytes=self.max_bytes
         )
-        return Toolbox.of(apis, executor, credential_for, record=record)
+        toolbox = Toolbox.of(apis, executor, credential_for, record=record)
+        toolbox.index = self._indexes.get((served.version.id, served.assistant_index))
+        return toolbox
 
     async def run(
         self,
@@ -201,7 +210,7 @@ class ApiToolService:
         request: ChatRequest,
         model: Model,
         info: ModelInfo,
-    ) -> tuple[ToolRun, Toolbox]:
+    ) -> ToolRun:
         """The assistant's strategy at work on `request`; `model` answers for `info`."""
         toolbox = await self.toolbox(principal, served)
         assistant = served.assistant
@@ -211,7 +220,7 @@ class ApiToolService:
             )
         else:
             options = PipelineOptions(
-                classify_template=assistant.is_actionable_template or Prompts().classify,
+                classify_template=assistant.is_actionable_template or CLASSIFY,
                 history_length=(
                     assistant.is_actionable_history_length
                     if assistant.is_actionable_history_length is not None
@@ -219,10 +228,12 @@ class ApiToolService:
                 ),
             )
             run = await pipeline(request, toolbox, model, options)
-        return run, toolbox
+        if toolbox.index is not None:  # kept for this version's next request
+            self._indexes.put((served.version.id, served.assistant_index), toolbox.index)
+        return replace(run, calls=tuple(toolbox.calls))
 
     async def _binding(self, served: Served, api: ApiSpec) -> ApiBinding:
-        description = self.description(api.api_schema)
+        description = self._served_description(served, api)
         fixed = await self.secrets(
             served.app.owner_id,
             {
@@ -288,16 +299,36 @@ class ApiToolService:
             )
 
 
+class _Lru(Generic[K, V]):
+    """At most `size` entries; the least recently used goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        if key not in self._entries:
+            return None
+        self._entries.move_to_end(key)
+        return self._entries[key]
+
+    def put(self, key: K, value: V) -> V:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return value
+
+
 def _strategy(assistant: AssistantSpec, model: ModelInfo) -> str:
     if assistant.api_strategy != "auto":
         return assistant.api_strategy
     return "function_calling" if model.supports_tools and model.kind == "chat" else "pipeline"
 
 
-def _prompts(assistant: AssistantSpec, api: ApiSpec) -> Prompts:
+def _prompts(api: ApiSpec) -> Prompts:
     defaults = Prompts()
     return Prompts(
-        classify=assistant.is_actionable_template or defaults.classify,
         extract=api.request_prep_template or defaults.extract,
         success=api.response_success_template or defaults.success,
         error=api.response_error_template or defaults.error,

@@ -107,41 +107,37 @@ class ApiExecutor:
         started = time.perf_counter()
         problem = check_arguments(binding, operation, arguments)
         if problem is not None:
-            return _failed(binding, operation, started, None, problem)
-        try:
-            fetched = await self._send(binding, operation, arguments, credential or {})
-        except HomeportError as exc:
-            return _failed(binding, operation, started, None, _explain(exc))
-        return _answered(binding, operation, started, fetched)
-
-    async def _send(
-        self,
-        binding: ApiBinding,
-        operation: Operation,
-        arguments: Mapping[str, Any],
-        credential: Mapping[str, str],
-    ) -> Fetched:
+            detail, logged = problem
+            return _failed(binding, operation, started, None, detail, logged=logged)
         url, headers, body = build_request(binding, operation, arguments)
-        return await self.outbound.request(
-            operation.method,
-            url,
-            headers={**headers, **credential},
-            body=body,
-            max_bytes=self.max_bytes,
-            timeout=self.timeout,
-        )
+        try:
+            fetched = await self.outbound.request(
+                operation.method,
+                url,
+                headers={**headers, **(credential or {})},
+                body=body,
+                max_bytes=self.max_bytes,
+                timeout=self.timeout,
+            )
+        except HomeportError as exc:
+            # The log keeps no arguments: the URL's query goes, wherever a message quotes it.
+            error = _explain(exc).replace(url, str(URL(url).with_query(None)))
+            return _failed(binding, operation, started, None, error)
+        return _answered(binding, operation, started, fetched)
 
 
 def check_arguments(
     binding: ApiBinding, operation: Operation, arguments: Mapping[str, Any]
-) -> str | None:
-    """Why `arguments` do not fit the operation (the first problem), or None."""
+) -> tuple[str, str] | None:
+    """Why `arguments` do not fit the operation (the first problem), or None: for the
+    model (values quoted) and for the call log (no values)."""
     validator = Draft202012Validator(binding.arguments_schema(operation))
     try:
         validator.validate(dict(arguments))
     except ValidationError as exc:
         where = ".".join(str(p) for p in exc.absolute_path) or "arguments"
-        return f"invalid arguments for {operation.name}: {where}: {exc.message}"
+        start = f"invalid arguments for {operation.name}: {where}"
+        return f"{start}: {exc.message}", f"{start} (fails '{exc.validator}')"
     return None
 
 
@@ -207,9 +203,17 @@ def _answered(
 
 
 def _failed(
-    binding: ApiBinding, operation: Operation, started: float, status: int | None, error: str
+    binding: ApiBinding,
+    operation: Operation,
+    started: float,
+    status: int | None,
+    error: str,
+    *,
+    logged: str | None = None,
 ) -> CallOutcome:
-    return CallOutcome(_record(binding, operation, started, status, error), error=error)
+    """A failed call: `error` for the model, `logged` (default: the same) for the log."""
+    call = _record(binding, operation, started, status, logged or error)
+    return CallOutcome(call, error=error)
 
 
 def _record(

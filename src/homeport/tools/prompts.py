@@ -24,7 +24,6 @@ import orjson
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from homeport.domain.tools import Operation
 from homeport.errors import ValidationFailed
 
 MAX_DATA_CHARS = 12_000
@@ -87,9 +86,8 @@ _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_tr
 
 @dataclass(frozen=True, slots=True)
 class Prompts:
-    """The templates one API (or the classifier of an assistant) uses."""
+    """The templates one API uses (the classifier's is the assistant's: PipelineOptions)."""
 
-    classify: str = CLASSIFY
     extract: str = EXTRACT
     success: str = SUCCESS
     error: str = ERROR
@@ -121,10 +119,6 @@ def data_text(data: Any) -> str:
     if len(text) <= MAX_DATA_CHARS:
         return text
     return text[:MAX_DATA_CHARS] + f"\n... (cut: {len(text) - MAX_DATA_CHARS} more characters)"
-
-
-def operation_values(operations: Sequence[Operation]) -> list[dict[str, str]]:
-    return [{"name": op.name, "title": one_line(op.title)} for op in operations]
 
 
 def history_values(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:

@@ -85,7 +85,9 @@ class Toolbox:
     credential_for: CredentialFor
     record: Record | None = None
     calls: list[ApiCall] = field(default_factory=list)
-    _index: OperationIndex | None = None
+    # Built on the first ranking that needs it; the caller may keep it for the next toolbox
+    # of the same APIs (its operations are the same objects).
+    index: OperationIndex | None = None
 
     @classmethod
     def of(
@@ -106,9 +108,9 @@ class Toolbox:
         there are no more than `limit`)."""
         if len(self.tools) <= limit:
             return list(self.tools)
-        if self._index is None:
-            self._index = OperationIndex([t.operation for t in self.tools])
-        ranked = self._index.rank(question, limit=limit)
+        if self.index is None:
+            self.index = OperationIndex([t.operation for t in self.tools])
+        ranked = self.index.rank(question, limit=limit)
         by_operation = {id(t.operation): t for t in self.tools}
         return [by_operation[id(op)] for op in ranked]
 

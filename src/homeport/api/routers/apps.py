@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from homeport.api.deps import ApplyCaller, ModelsCaller, ServicesDep, UsersAdmin
 from homeport.api.schemas.apps import AppOut, InspectOut, PublishIn, RollbackIn, VersionOut
-from homeport.apps.spec import app_json_schema
+from homeport.apps.forms import app_json_schema
 from homeport.services.apps import spec_yaml
 
 router = APIRouter(prefix="/api/v1/apps", tags=["apps"])
