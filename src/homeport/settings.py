@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=400, ge=32, le=8192)
     chunk_overlap: int = Field(default=60, ge=0, le=4096)
     ingest_workers: int = Field(default=2, ge=1, le=64)
+    # Eval runs at once (each runs its samples one after another); their own workers, so a
+    # long eval never holds up ingestion.
+    eval_workers: int = Field(default=1, ge=1, le=16)
     # Rerank what chat retrieves with this model (a rerank endpoint, else graded by the LLM);
     # off when unset.
     rerank_model: str | None = None

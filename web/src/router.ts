@@ -1,7 +1,8 @@
 // The UI's URLs: `/` (a new chat; `/?model=<id>` picks its model), `/chat/<session id>`,
-// `/knowledge`, `/knowledge/<knowledge base id>`, `/apps`, `/apps/<app name>` and
-// `/connections` (`?connect=<provider>` pre-fills its form, `?connected=<provider>` says it
-// worked). The server answers every non-API path with index.html, so these survive a reload.
+// `/knowledge`, `/knowledge/<knowledge base id>`, `/apps`, `/apps/<app name>`,
+// `/apps/<app name>/evals/<run id>` (an eval run) and `/connections` (`?connect=<provider>`
+// pre-fills its form, `?connected=<provider>` says it worked). The server answers every
+// non-API path with index.html, so these survive a reload.
 import { useCallback, useEffect, useState, type MouseEvent } from "react";
 
 /** Fired after `navigate`, so that every `usePath` (the page switcher's too) follows. */
@@ -32,6 +33,17 @@ export function appsPath(name: string | null): string {
 export function appNameOf(path: string): string | null {
   const match = /^\/apps\/([^/]+)\/?$/.exec(path);
   return match?.[1] ? decodeURIComponent(match[1]) : null;
+}
+
+export function evalRunPath(app: string, runId: string): string {
+  return `${appsPath(app)}/evals/${encodeURIComponent(runId)}`;
+}
+
+/** The app and eval run an `/apps/<name>/evals/<run id>` path names. */
+export function evalRunOf(path: string): { app: string; runId: string } | null {
+  const match = /^\/apps\/([^/]+)\/evals\/([^/]+)\/?$/.exec(path);
+  if (!match?.[1] || !match[2]) return null;
+  return { app: decodeURIComponent(match[1]), runId: decodeURIComponent(match[2]) };
 }
 
 /** A new chat with `model` picked (an app's `app/<name>`, say). */

@@ -22,6 +22,8 @@ from homeport.api.routers import (
     auth,
     connections,
     device,
+    evals,
+    feedback,
     health,
     knowledge,
     openai,
@@ -77,10 +79,12 @@ def create_app(
     install_error_handlers(app)
     for module in (health, openai, auth, users, providers, sessions, apply, audit, server_settings):
         app.include_router(module.router)
-    for module in (sso, device):
+    for module in (sso, device, feedback):
         app.include_router(module.router)
     app.include_router(usage_routes.router)
     for module in (orgs, sharing, runners, knowledge, secrets, apps, connections, api_calls):
+        app.include_router(module.router)
+    for module in (evals,):
         app.include_router(module.router)
     mount_web(app)
     app.add_middleware(

@@ -6,7 +6,8 @@ from typing import Any
 
 import yaml
 
-from homeport.apps.spec import API_VERSION, API_VERSIONS, KIND, AppSpec, is_app_name, show
+from homeport.apps.base import show
+from homeport.apps.spec import API_VERSION, API_VERSIONS, KIND, AppSpec, is_app_name
 from homeport.errors import ValidationFailed
 
 

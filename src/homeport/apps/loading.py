@@ -22,19 +22,16 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from homeport.apps.base import Loc, SpecModel, format_path, show
 from homeport.apps.spec import (
     API_VERSION,
     API_VERSIONS,
     KIND,
     AppSpec,
-    Loc,
-    SpecModel,
     app_name_from,
     duplicate_problems,
-    format_path,
     is_app_name,
     schema_kind,
-    show,
 )
 from homeport.errors import ValidationFailed
 

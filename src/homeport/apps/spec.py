@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, Literal
 
 from croniter import croniter
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     WithJsonSchema,
     field_validator,
@@ -32,6 +30,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from homeport.apps.base import Loc, SpecModel, Text, format_path, show
+from homeport.apps.cases import TestSpec
 from homeport.domain.secrets import references
 
 API_VERSION = "app.aispec.org/v1alpha1"
@@ -39,12 +39,10 @@ API_VERSION = "app.aispec.org/v1alpha1"
 API_VERSIONS = (API_VERSION, "app.aispec.org/v1")
 KIND = "AIApp"
 
-Loc = tuple[str | int, ...]
 SchemaKind = Literal["inline", "file", "url"]
 
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 SCHEMA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 # fmt: off
@@ -59,44 +57,6 @@ _SKILLS = (
     "project_manager",
 )
 # fmt: on
-
-
-def show(value: Any) -> str:
-    """A value as an error message quotes it: 'hot', 3, true, null, a list."""
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def format_path(loc: Sequence[str | int]) -> str:
-    """`("assistants", 0, "apis", 1, "schema")` as `assistants[0].apis[1].schema`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{part!r}]"
-    return out
-
-
-def _is_empty(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(_is_empty(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_is_empty(item) for item in value)
-    if isinstance(value, bool):
-        return value is False
-    return value is None or value == "" or (isinstance(value, int | float) and value == 0)
 
 
 def _check_url(value: str) -> str:
@@ -119,33 +79,6 @@ def _check_cron(value: str) -> str:
 
 Url = Annotated[str, AfterValidator(_check_url)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
-Text = Annotated[str, Field(min_length=1)]
-
-
-class SpecModel(BaseModel):
-    """Strict: unknown keys and wrong types are errors, never coerced or dropped."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    # Helix fields Homeport lacks, with what they are; accepted only when empty.
-    helix_unsupported: ClassVar[dict[str, str]] = {}
-    # Values of those fields that mean the same as leaving them out.
-    helix_neutral: ClassVar[dict[str, Any]] = {}
-    # Keys written by mistake (or by older Helix files) and the key meant.
-    key_hints: ClassVar[dict[str, str]] = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_empty_helix_fields(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not cls.helix_unsupported:
-            return data
-        return {key: value for key, value in data.items() if not cls._neutral(key, value)}
-
-    @classmethod
-    def _neutral(cls, key: Any, value: Any) -> bool:
-        if key not in cls.helix_unsupported:
-            return False
-        return _is_empty(value) or (key in cls.helix_neutral and value == cls.helix_neutral[key])
 
 
 # -- knowledge ---------------------------------------------------------------------------------
@@ -418,27 +351,6 @@ class ApiSpec(SpecModel):
                 "a one-line schema names a file, which must end in .yaml, .yml or .json",
             )
         return value
-
-
-class TestStep(SpecModel):
-    """One turn: the prompt, and what the answer should say."""
-
-    __test__: ClassVar[bool] = False
-
-    prompt: Text
-    expected_output: str | None = Field(None, description="Judged against the answer.")
-    assertions: list[dict[str, Any]] = Field(
-        default_factory=list, description="Checks on the answer (reserved; not yet run)."
-    )
-
-
-class TestSpec(SpecModel):
-    """A conversation, one step per turn, sharing one session."""
-
-    __test__: ClassVar[bool] = False
-
-    name: Text
-    steps: list[TestStep] = Field(min_length=1)
 
 
 # -- assistants and apps -----------------------------------------------------------------------

@@ -55,7 +55,7 @@ def app_inspect(
 @app_app.command("history")
 @handle_errors
 def app_history(name: str) -> None:
-    """Every version of an app, newest first."""
+    """Every version of an app, newest first (* the current one; drafts are evals')."""
     versions = Client.from_settings().get(f"/api/v1/apps/{name}/versions")
     table(
         [
@@ -64,11 +64,12 @@ def app_history(name: str) -> None:
                 v["created_at"][:19].replace("T", " "),
                 v["content_hash"][:12],
                 (v["git"].get("commit") or "")[:12],
+                "draft" if v.get("draft") else "",
                 v["label"] or "",
             )
             for v in versions
         ],
-        ["version", "applied", "hash", "commit", "label"],
+        ["version", "applied", "hash", "commit", "draft", "label"],
     )
 
 

@@ -12,6 +12,8 @@ from homeport.cli import (
     admin,
     apps,
     connections,
+    evals,
+    feedback,
     knowledge,
     orgs,
     runners,
@@ -40,6 +42,8 @@ knowledge.register(app)  # knowledge
 secrets.register(app)  # secret
 apps.register(app)  # app
 connections.register(app)  # connection, oauth-provider
+feedback.register(app)  # feedback
+evals.register(app)  # eval
 server_settings.register(app)  # settings
 
 

@@ -164,6 +164,28 @@ class MessageRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class MessageFeedbackRow(Base):
+    """A user's thumbs up or down (and comment) on an answer, with what answered it."""
+
+    __tablename__ = "message_feedback"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(StoredString(40), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[str] = mapped_column(StoredString(8))
+    comment: Mapped[str | None] = mapped_column(StoredText())
+    model: Mapped[str | None] = mapped_column(StoredString(300))
+    app: Mapped[str | None] = mapped_column(StoredString(64), index=True)
+    app_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id", name="uq_message_feedback_message_user"),
+    )
+
+
 # -- users and access -------------------------------------------------------------------------
 
 
@@ -513,6 +535,8 @@ class AppVersionRow(Base):
     git: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str | None] = mapped_column(StoredString(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A draft (an eval's spec from a file or a git ref) answers only when named by number.
+    draft: Mapped[bool] = mapped_column(default=False)
 
 
 class SecretRow(Base):
@@ -597,3 +621,45 @@ class ApiCallRow(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class EvalRunRow(Base):
+    """One eval of an app version: its test cases, each run `samples` times."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    app: Mapped[str] = mapped_column(StoredString(64))
+    version: Mapped[int] = mapped_column(Integer)
+    # The version whose tests ran (another's, when two versions are compared on one set).
+    tests_version: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str | None] = mapped_column(StoredString(200))
+    models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    judge_model: Mapped[str | None] = mapped_column(StoredString(200))
+    judge_prompt: Mapped[str | None] = mapped_column(StoredString(40))
+    samples: Mapped[int] = mapped_column(Integer)
+    cases: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(StoredString(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[str | None] = mapped_column(StoredString(40))
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class EvalResultRow(Base):
+    """One sample of one case: every step's answer and assertion outcomes."""
+
+    __tablename__ = "eval_results"
+    __table_args__ = (UniqueConstraint("run_id", "case", "sample", name="uq_eval_result"),)
+
+    id: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True)
+    case: Mapped[str] = mapped_column(StoredString(200))
+    sample: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column()
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -39,6 +39,7 @@ class AppVersion:
     git: dict[str, Any]
     created_by: str | None
     created_at: datetime
+    draft: bool = False  # answers only when named by number; never the current version
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-MessageStatus = Literal["complete", "error", "cancelled"]
+MessageStatus = Literal["complete", "error", "cancelled", "replaced"]
+# An answer that a regenerated one took the place of: kept (with its feedback), never shown to
+# the model again, and never regenerated or searched.
+REPLACED = "replaced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,18 @@ class ChatSession:
     created_at: datetime
     updated_at: datetime
     knowledge: tuple[str, ...] = ()
+
+
+def answered_pairs(history: list[StoredMessage]) -> list[tuple[StoredMessage, StoredMessage]]:
+    """Questions with their complete answers, in order: failed or cancelled turns are left
+    out, and turns that ran at the same time still pair up (answers name their question)."""
+    answers = {m.reply_to: m for m in history if m.role == "assistant" and m.status == "complete"}
+    return [(m, answers[m.id]) for m in history if m.role == "user" and m.id in answers]
+
+
+def latest(history: list[StoredMessage]) -> StoredMessage | None:
+    """The newest message of a conversation, replaced answers left out."""
+    return next((m for m in reversed(history) if m.status != REPLACED), None)
 
 
 MARKER = re.compile(r"\[(\d{1,3})\]")

@@ -110,13 +110,16 @@ class ApiCall:
     status: int | None  # HTTP status; None when no response came (refused, unreachable)
     latency_ms: float
     error: str | None = None
+    # The model's arguments: for the caller's own checks (evals), never logged nor sent.
+    arguments: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """As the caller sees it: with the arguments, when known (never in the log)."""
+        found = {
             "api": self.api,
             "operation": self.operation,
             "method": self.method,
@@ -124,6 +127,7 @@ class ApiCall:
             "latency_ms": round(self.latency_ms, 1),
             "error": self.error,
         }
+        return found if self.arguments is None else {**found, "arguments": self.arguments}
 
 
 @dataclass(frozen=True, slots=True)

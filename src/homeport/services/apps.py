@@ -158,12 +158,7 @@ class AppService:
         git: dict[str, Any] | None = None,
     ) -> Applied:
         """Create or update the app `name` with `spec`: a new version when anything changed."""
-        self.check(principal, name, spec)
-        if self.prepare_apis is not None:
-            spec = await self.prepare_apis(name, spec)
-        parsed = validate_spec(name, spec)
-        await self._check_secrets(principal, parsed)
-        await self._check_knowledge(principal, parsed)
+        spec, parsed = await self._checked(principal, name, spec)
         async with self.db.transaction() as session:
             repo = AppRepository(session)
             app = await repo.by_name(name)
@@ -175,21 +170,82 @@ class AppService:
             diff = _diff(name, current.spec if current else None, spec)
             if dry_run:
                 return Applied(action, (current.number if current else 0) + 1, diff)
-            models = await self._models(principal, parsed, current)
-            app = app or await repo.create(name=name, owner_id=principal.user_id)
-            version = await repo.add_version(
-                app.id,
-                spec=spec,
-                models=models,
-                content_hash=digest,
-                label=label,
-                git=git or {},
-                created_by=principal.user_id,
+            app, version = await self._add_version(
+                repo, principal, name, app, current, parsed, spec, label=label, git=git
             )
             await self._audit(session, principal, f"app.{action}", app, version.number)
         if self.knowledge is not None:
             await AppKnowledge(self.knowledge).sync(principal, name, parsed)
         return Applied(action, version.number, diff)
+
+    async def draft(
+        self,
+        principal: Principal,
+        name: str,
+        spec: dict[str, Any],
+        *,
+        label: str | None = None,
+        git: dict[str, Any] | None = None,
+    ) -> AppVersion:
+        """A version of `name` that answers only when named by number (`app/name@N`): the
+        live app does not change, and knowledge the spec adds is not ingested. A version
+        with exactly this spec already is reused."""
+        spec, parsed = await self._checked(principal, name, spec)
+        async with self.db.transaction() as session:
+            repo = AppRepository(session)
+            app = await repo.by_name(name)
+            current = await self._editable_current(principal, repo, app)
+            digest = content_hash(spec)
+            same = await repo.by_content(app.id, digest) if app is not None else None
+            if same is not None:
+                return same
+            app, version = await self._add_version(
+                repo, principal, name, app, current, parsed, spec, label=label, git=git, draft=True
+            )
+            await self._audit(session, principal, "app.drafted", app, version.number)
+        return version
+
+    async def _add_version(
+        self,
+        repo: AppRepository,
+        principal: Principal,
+        name: str,
+        app: App | None,
+        current: AppVersion | None,
+        parsed: AppSpec,
+        spec: dict[str, Any],
+        *,
+        label: str | None,
+        git: dict[str, Any] | None,
+        draft: bool = False,
+    ) -> tuple[App, AppVersion]:
+        """A new version of the app (created first, when new), with each assistant's model."""
+        models = await self._models(principal, parsed, current)
+        app = app or await repo.create(name=name, owner_id=principal.user_id)
+        version = await repo.add_version(
+            app.id,
+            draft=draft,
+            spec=spec,
+            models=models,
+            content_hash=content_hash(spec),
+            label=label,
+            git=git or {},
+            created_by=principal.user_id,
+        )
+        return app, version
+
+    async def _checked(
+        self, principal: Principal, name: str, spec: dict[str, Any]
+    ) -> tuple[dict[str, Any], AppSpec]:
+        """The spec to store (URL schemas inlined) and its model, once everything it names
+        (secrets, knowledge bases, APIs) checks out."""
+        self.check(principal, name, spec)
+        if self.prepare_apis is not None:
+            spec = await self.prepare_apis(name, spec)
+        parsed = validate_spec(name, spec)
+        await self._check_secrets(principal, parsed)
+        await self._check_knowledge(principal, parsed)
+        return spec, parsed
 
     def check(self, principal: Principal, name: str, spec: dict[str, Any]) -> None:
         if not NAME.match(name) or name in RESERVED:
@@ -264,6 +320,19 @@ class AppService:
         if app is None or not await self._may_use(principal, app) or not _scoped(principal, [app]):
             raise NotFound(f"no app '{name}'", param="name")
         return app
+
+    async def editable(self, principal: Principal, name: str) -> App:
+        """The app, for one who may change it (its owner, admins, users granted `edit`):
+        not found for one who may not use it, refused to one who may only use it."""
+        app = await self.get(principal, name)
+        if not await self._may_edit(principal, app):
+            raise PermissionDenied(f"you may use app '{name}' but not change it")
+        return app
+
+    async def editable_apps(self, principal: Principal) -> list[App]:
+        async with self.db.transaction() as session:
+            apps = await AppRepository(session).usable(principal)
+        return [a for a in _scoped(principal, apps) if await self._may_edit(principal, a)]
 
     async def version(
         self, principal: Principal, name: str, number: int | None = None

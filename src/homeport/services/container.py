@@ -34,6 +34,8 @@ from homeport.services.apps import AppKind, AppOwnedData, AppService, AppShares
 from homeport.services.audit import AuditService
 from homeport.services.connections import ConnectionService, ConnectionsOwnedData
 from homeport.services.device import DeviceService
+from homeport.services.evals import EvalService
+from homeport.services.feedback import FeedbackService
 from homeport.services.inference import InferenceService
 from homeport.services.ingest import Ingestor
 from homeport.services.jobs import JobRunner
@@ -73,6 +75,7 @@ class Services:
     scheduler: Scheduler
     runners: RunnerService
     jobs: JobRunner
+    eval_jobs: JobRunner
     knowledge: KnowledgeService
     outbound: OutboundClient
     apps: AppService
@@ -85,6 +88,7 @@ class Services:
     usage: UsageService
     limits: LimitsService
     sessions: SessionService
+    feedback: FeedbackService
     apply: ApplyService
     access: AccessService
     sharing: SharingService
@@ -93,6 +97,7 @@ class Services:
     secrets: SecretService
     tools: ApiToolService
     connections: ConnectionService
+    evals: EvalService
 
 
 @asynccontextmanager
@@ -214,6 +219,7 @@ def _assemble(
     )
     apps.prepare_apis = tools.prepare
     inference.tools = tools
+    eval_jobs = JobRunner(db, workers=settings.eval_workers)
     sessions = SessionService(db, inference, knowledge)
     inference.grounder = sessions.grounder
     apply = ApplyService(audit)
@@ -230,6 +236,7 @@ def _assemble(
         scheduler=scheduler,
         runners=runners,
         jobs=jobs,
+        eval_jobs=eval_jobs,
         knowledge=knowledge,
         outbound=outbound,
         audit=audit,
@@ -241,6 +248,7 @@ def _assemble(
         usage=usage,
         limits=limits,
         sessions=sessions,
+        feedback=FeedbackService(db, apps),
         apply=apply,
         access=AccessService(db, audit, caches=[users]),
         sharing=sharing,
@@ -250,6 +258,7 @@ def _assemble(
         connections=connections,
         apps=apps,
         tools=tools,
+        evals=EvalService(db, apps, inference, eval_jobs),
     )
 
 
@@ -269,17 +278,19 @@ def _current_policy(
 @asynccontextmanager
 async def _running_jobs(services: Services) -> AsyncIterator[None]:
     """The background job workers and the knowledge refresh schedule."""
-    jobs = asyncio.create_task(services.jobs.run(), name="jobs")
+    runners = (services.jobs, services.eval_jobs)
+    workers = [asyncio.create_task(r.run(), name="jobs") for r in runners]
     schedule = asyncio.create_task(services.knowledge.refresh_due(), name="knowledge-schedule")
     try:
         yield
     finally:
         schedule.cancel()
-        services.jobs.stop()
-        _, running = await asyncio.wait([jobs], timeout=JOBS_STOP_SECONDS)
+        for runner in runners:
+            runner.stop()
+        _, running = await asyncio.wait(workers, timeout=JOBS_STOP_SECONDS)
         for task in running:  # a job still at work: it runs again after the next start
             task.cancel()
-        await asyncio.gather(jobs, schedule, return_exceptions=True)
+        await asyncio.gather(*workers, schedule, return_exceptions=True)
 
 
 def _embedded_chat(settings: Settings) -> bool:

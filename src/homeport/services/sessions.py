@@ -4,6 +4,12 @@ A turn is written in two steps. The user's message is stored once the model has 
 the request; the assistant's message is stored once, when generation ends, with its status:
 `complete`, `error` (with the error) or `cancelled` (with what was generated). Nothing
 unfinished is ever stored as complete, and failed turns are left out of later prompts.
+
+Regenerating the session's latest answer asks its question again (`start_regenerate`). The
+new answer is stored only if it completes, in the same transaction that marks the old one
+`replaced`: a failed or stopped regeneration leaves the old answer as it was, and of two
+regenerations of one answer at once only the first to finish is kept (the other: Conflict).
+A replaced answer keeps its id and its feedback; it is never sent to the model again.
 """
 
 from __future__ import annotations
@@ -19,9 +25,17 @@ from homeport.db.repositories import ChatSessionRepository
 from homeport.domain.chat import ChatDelta, ChatMessage, ChatRequest, SamplingParams, Usage
 from homeport.domain.knowledge import Source
 from homeport.domain.models import ModelInfo
-from homeport.domain.sessions import ChatSession, Citation, StoredMessage, mark_cited
+from homeport.domain.sessions import (
+    REPLACED,
+    ChatSession,
+    Citation,
+    StoredMessage,
+    answered_pairs,
+    latest,
+    mark_cited,
+)
 from homeport.domain.users import Principal
-from homeport.errors import HomeportError, NotFound, ValidationFailed
+from homeport.errors import Conflict, HomeportError, InvalidRequest, NotFound, ValidationFailed
 from homeport.knowledge.rerank import Rerank
 from homeport.services.grounding import Grounder
 from homeport.services.inference import InferenceService
@@ -44,6 +58,8 @@ class Turn:
     citations: tuple[Citation, ...] = ()
     # What the answer adds to the `homeport` extension (an app's `api_calls`), once it ends.
     extension: dict[str, Any] = field(default_factory=dict)
+    # The answer a regeneration replaces, once the new one completes.
+    replaces: StoredMessage | None = None
 
     @property
     def assistant_message(self) -> StoredMessage | None:
@@ -83,11 +99,13 @@ class SessionService:
         return list(dict.fromkeys([(await self.knowledge.get(principal, r)).id for r in refs]))
 
     async def page(
-        self, principal: Principal, *, limit: int, after: str | None
+        self, principal: Principal, *, limit: int, after: str | None, search: str | None = None
     ) -> tuple[list[ChatSession], bool]:
+        """The caller's sessions, newest first; `search` keeps those whose title or messages
+        contain it (case-insensitive, taken literally)."""
         async with self.db.transaction() as session:
             return await ChatSessionRepository(session).page(
-                user_id=principal.user_id, limit=limit, after=after
+                user_id=principal.user_id, limit=limit, after=after, search=search or None
             )
 
     async def get(
@@ -182,6 +200,50 @@ class SessionService:
         turn.events = self._record(turn, stream.events)
         return turn
 
+    async def start_regenerate(
+        self,
+        principal: Principal,
+        session_id: str,
+        message_id: str,
+        *,
+        model: str | None = None,
+        params: SamplingParams | None = None,
+    ) -> Turn:
+        """Ask the question of the session's latest answer again, with the conversation
+        before it, grounded in the session's bases; the caller drains `events`. The model is
+        the old answer's unless `model` names another."""
+        chat_session, history = await self.get(principal, session_id)
+        old = _regenerable(history, message_id)
+        question = next((m for m in history if m.id == old.reply_to), None)
+        if question is None:
+            raise InvalidRequest(
+                f"the question of answer '{message_id}' is gone; it cannot be regenerated",
+                param="message_id",
+            )
+        earlier = history[: history.index(question)]
+        attached = [kb.id for kb in await self.knowledge.of_session(session_id)]
+        grounding = await self.grounder.ground(
+            principal, [*chat_session.knowledge, *attached], question.content
+        )
+        request = ChatRequest(
+            model=model or old.model or chat_session.model or "",
+            messages=_prompt(chat_session, earlier, question.content, grounding.message),
+            params=params or SamplingParams(),
+            user=principal.user_id,
+        )
+        stream = await self.inference.chat_stream(principal, request)
+        turn = Turn(
+            chat_session,
+            stream.model,
+            question,
+            stream.events,
+            citations=grounding.citations,
+            extension=stream.extension,
+            replaces=old,
+        )
+        turn.events = self._record(turn, stream.events)
+        return turn
+
     async def attach_file(
         self,
         principal: Principal,
@@ -253,10 +315,19 @@ class SessionService:
         ttft: int | None,
         duration: int | None,
     ) -> None:
+        if turn.replaces is not None and status != "complete":
+            return  # a failed or stopped regeneration: the old answer stays
         citations = mark_cited(turn.citations, content)
         turn.citations = citations
         async with self.db.transaction() as session:
-            stored = await ChatSessionRepository(session).add_message(
+            repo = ChatSessionRepository(session)
+            if turn.replaces is not None and not await repo.replace_answer(turn.replaces.id):
+                raise Conflict(
+                    f"answer '{turn.replaces.id}' was regenerated by another request meanwhile",
+                    param="message_id",
+                    code="already_regenerated",
+                )
+            stored = await repo.add_message(
                 turn.session.id,
                 role="assistant",
                 content=content,
@@ -303,15 +374,32 @@ def _prompt(
     return messages
 
 
+def _regenerable(history: list[StoredMessage], message_id: str) -> StoredMessage:
+    """The answer `message_id`, if it is the session's latest message (else InvalidRequest)."""
+    message = next((m for m in history if m.id == message_id), None)
+    if message is None:
+        raise NotFound(f"no message '{message_id}' in this session", param="message_id")
+    if message.role != "assistant":
+        raise InvalidRequest(
+            f"only answers can be regenerated: '{message_id}' is a {message.role} message",
+            param="message_id",
+            code="not_an_answer",
+        )
+    top = latest(history)
+    if top is None or top.id != message.id:
+        raise InvalidRequest(
+            f"only the latest answer can be regenerated: '{message_id}' is "
+            + ("replaced" if message.status == REPLACED else "followed by other messages"),
+            param="message_id",
+            code="not_the_latest_answer",
+        )
+    return message
+
+
 def _answered(history: list[StoredMessage]) -> list[StoredMessage]:
-    """Questions with their complete answers, in order: failed or cancelled turns are not
-    replayed, and turns that ran at the same time still pair up (answers name their question)."""
-    answers = {m.reply_to: m for m in history if m.role == "assistant" and m.status == "complete"}
-    kept: list[StoredMessage] = []
-    for message in history:
-        if message.role == "user" and message.id in answers:
-            kept += [message, answers[message.id]]
-    return kept
+    """Questions with their complete answers, in order (`answered_pairs`): failed or
+    cancelled turns are not replayed."""
+    return [message for pair in answered_pairs(history) for message in pair]
 
 
 def _title(content: str) -> str:

@@ -26,8 +26,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from homeport.apps.base import format_path
 from homeport.apps.loading import SpecInvalid, SpecProblem
-from homeport.apps.spec import ApiSpec, AssistantSpec, format_path, schema_kind
+from homeport.apps.spec import ApiSpec, AssistantSpec, schema_kind
 from homeport.db.engine import Database
 from homeport.db.repositories.api_calls import ApiCallRepository
 from homeport.domain.chat import ChatRequest
@@ -37,6 +38,7 @@ from homeport.domain.users import Principal
 from homeport.errors import HomeportError, NotFound
 from homeport.outbound import OutboundClient
 from homeport.tools.executor import ApiBinding, ApiExecutor
+from homeport.tools.fixed import FixedResponses
 from homeport.tools.openapi import SpecUnusable, parse_text, read_api
 from homeport.tools.prompts import CLASSIFY, Prompts, check_template
 from homeport.tools.select import OperationIndex
@@ -186,7 +188,11 @@ class ApiToolService:
         """Whether the assistant's APIs answer this request (a client's own tools win)."""
         return bool(served.assistant.apis) and not request.tools
 
-    async def toolbox(self, principal: Principal, served: Served) -> Toolbox:
+    async def toolbox(
+        self, principal: Principal, served: Served, *, fixed: FixedResponses | None = None
+    ) -> Toolbox:
+        """The assistant's APIs for `principal`; with `fixed`, answered by those responses
+        (an app's tests) and not logged, since nothing was called."""
         apis = [(await self._binding(served, api), _prompts(api)) for api in served.assistant.apis]
         by_name = {api.name: api for api in served.assistant.apis}
 
@@ -197,9 +203,11 @@ class ApiToolService:
             await self._record(principal, served, call)
 
         executor = ApiExecutor(
-            await self.outbound(), timeout=self.timeout, max_bytes=self.max_bytes
+            await self.outbound(), timeout=self.timeout, max_bytes=self.max_bytes, fixed=fixed
         )
-        toolbox = Toolbox.of(apis, executor, credential_for, record=record)
+        toolbox = Toolbox.of(
+            apis, executor, credential_for, record=record if fixed is None else None
+        )
         toolbox.index = self._indexes.get((served.version.id, served.assistant_index))
         return toolbox
 
@@ -210,9 +218,11 @@ class ApiToolService:
         request: ChatRequest,
         model: Model,
         info: ModelInfo,
+        *,
+        fixed: FixedResponses | None = None,
     ) -> ToolRun:
         """The assistant's strategy at work on `request`; `model` answers for `info`."""
-        toolbox = await self.toolbox(principal, served)
+        toolbox = await self.toolbox(principal, served, fixed=fixed)
         assistant = served.assistant
         if _strategy(assistant, info) == "function_calling":
             run = await function_calling(

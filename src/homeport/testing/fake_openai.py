@@ -126,7 +126,7 @@ class FakeOpenAI(ScriptedUpstream):
         body = await self.read_json(request)
         model = self.require_model(body)
         messages = messages_of(body)
-        reply = await self.take_reply(f"echo: {last_user_text(messages)}")
+        reply = await self.take_reply(f"echo: {last_user_text(messages)}", body)
         turn = _Turn(
             self.next_id("chatcmpl"), model, reply, prompt_word_count(messages), "chat.completion"
         )
@@ -139,7 +139,7 @@ class FakeOpenAI(ScriptedUpstream):
         body = await self.read_json(request)
         model = self.require_model(body)
         prompt = _prompt_text(body)
-        reply = await self.take_reply(f"echo: {prompt}")
+        reply = await self.take_reply(f"echo: {prompt}", body)
         turn = _Turn(self.next_id("cmpl"), model, reply, count_words(prompt), "text_completion")
         if body.get("stream"):
             chunks = _completion_chunks(turn, include_usage=_include_usage(body))

@@ -27,7 +27,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -72,8 +72,8 @@ class FakeVllm(FakeOpenAI):
         router.add_get("/health", self._health)
         router.add_get("/version", self._version)
 
-    async def take_reply(self, default_text: str) -> Reply:
-        reply = await super().take_reply(default_text)
+    async def take_reply(self, default_text: str, body: Mapping[str, Any] | None = None) -> Reply:
+        reply = await super().take_reply(default_text, body)
         return replace(reply, token_delay=reply.token_delay or self.token_delay)
 
     async def _health(self, request: web.Request) -> web.Response:

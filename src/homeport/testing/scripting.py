@@ -22,7 +22,7 @@ import math
 import re
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -205,6 +205,8 @@ class ScriptedUpstream:
         self._active_streams = 0
         self._ids = 0
         self._middlewares = tuple(middlewares)
+        # With the queue empty: the reply to a request's JSON body, when set (else an echo).
+        self.responder: Callable[[Mapping[str, Any]], Scripted] | None = None
         self.app = self.make_app()
 
     # -- scripting -----------------------------------------------------------------------
@@ -218,13 +220,20 @@ class ScriptedUpstream:
         """Queue a text reply holding `obj` encoded as JSON."""
         self.enqueue(json.dumps(obj))
 
-    async def take_reply(self, default_text: str) -> Reply:
-        """The next scripted reply (or `default_text`), after its delay.
+    async def take_reply(self, default_text: str, body: Mapping[str, Any] | None = None) -> Reply:
+        """The next scripted reply (else the responder's for `body`, else `default_text`),
+        after its delay.
 
         A scripted `Failure` or `Disconnect` is raised and answered by the middleware.
         """
         with self._lock:
-            scripted = self._queue.popleft() if self._queue else default_text
+            queued = self._queue.popleft() if self._queue else None
+        if queued is not None:
+            scripted = queued
+        elif self.responder is not None and body is not None:
+            scripted = self.responder(body)
+        else:
+            scripted = default_text
         if isinstance(scripted, Failure):
             raise UpstreamError(scripted.status, scripted.message, retry_after=scripted.retry_after)
         if isinstance(scripted, Disconnect):

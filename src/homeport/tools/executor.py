@@ -37,6 +37,7 @@ from homeport.errors import (
     UpstreamUnavailable,
 )
 from homeport.outbound import Fetched, OutboundClient
+from homeport.tools.fixed import FixedResponses
 from homeport.tools.schemas import RECURSIVE
 
 log = logging.getLogger(__name__)
@@ -89,10 +90,13 @@ class ApiExecutor:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        fixed: FixedResponses | None = None,
     ) -> None:
         self.outbound = outbound
         self.timeout = timeout
         self.max_bytes = max_bytes
+        # While an app's tests run: answers declared by the test, the live API never called.
+        self.fixed = fixed
 
     async def call(
         self,
@@ -110,6 +114,8 @@ class ApiExecutor:
             detail, logged = problem
             return _failed(binding, operation, started, None, detail, logged=logged)
         url, headers, body = build_request(binding, operation, arguments)
+        if self.fixed is not None:
+            return self._fixed(self.fixed, binding, operation, arguments, url, started)
         try:
             fetched = await self.outbound.request(
                 operation.method,
@@ -124,6 +130,25 @@ class ApiExecutor:
             error = _explain(exc).replace(url, str(URL(url).with_query(None)))
             return _failed(binding, operation, started, None, error)
         return _answered(binding, operation, started, fetched)
+
+    @staticmethod
+    def _fixed(
+        fixed: FixedResponses,
+        binding: ApiBinding,
+        operation: Operation,
+        arguments: Mapping[str, Any],
+        url: str,
+        started: float,
+    ) -> CallOutcome:
+        response = fixed.find(binding.name, operation.name, arguments)
+        if response is not None:
+            return _answered(binding, operation, started, response.fetched(url))
+        error = (
+            f"no fixed response for {operation.name} matches these arguments"
+            if fixed.declared(binding.name, operation.name)
+            else f"no fixed response for {operation.name} in this test"
+        )
+        return _failed(binding, operation, started, None, error)
 
 
 def check_arguments(

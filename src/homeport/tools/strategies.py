@@ -205,7 +205,7 @@ async def classify(
         "required": ["tool"],
         "additionalProperties": False,
     }
-    reply = await _constrained(model, prompt, schema, max_tokens=32)
+    reply = await constrained(model, prompt, schema, max_tokens=32)
     chosen = _chosen_tool(reply, names)
     log.debug("classified %r as %s (%r)", question[:80], chosen or NONE, reply[:200])
     return next((t for t in candidates if t.name == chosen), None)
@@ -256,7 +256,7 @@ async def extract(tool: Tool, model: Model, question: str) -> dict[str, Any]:
         schema=json.dumps(schema, indent=1),
         question=question,
     )
-    reply = await _constrained(model, prompt, schema, max_tokens=64)
+    reply = await constrained(model, prompt, schema, max_tokens=64)
     log.debug("extracted %r for %s", reply[:200], tool.name)
     arguments = _clean_arguments(reply, schema)
     return _grounded(arguments, question) if model.base else arguments
@@ -287,9 +287,7 @@ def _grounded(arguments: dict[str, Any], question: str) -> dict[str, Any]:
     return {k: v for k, v in arguments.items() if stated(v)}
 
 
-async def _constrained(
-    model: Model, prompt: str, schema: dict[str, Any], *, max_tokens: int
-) -> str:
+async def constrained(model: Model, prompt: str, schema: dict[str, Any], *, max_tokens: int) -> str:
     """The model's answer to `prompt`, constrained to JSON following `schema`."""
     params = SamplingParams(max_tokens=max_tokens, temperature=0.0)
     output = ResponseFormat("json_schema", schema=schema, name="output")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from homeport.domain.tools import ApiCall, Operation
@@ -130,7 +130,7 @@ class Toolbox:
         outcome = await self.executor.call(
             tool.binding, tool.operation, arguments, credential=credential
         )
-        await self._keep(outcome.call)
+        await self._keep(replace(outcome.call, arguments=dict(arguments)))
         return outcome
 
     async def _keep(self, call: ApiCall) -> None:

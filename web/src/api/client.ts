@@ -8,11 +8,18 @@ export type User = components["schemas"]["UserOut"];
 export type Session = components["schemas"]["SessionOut"];
 export type Message = components["schemas"]["MessageOut"];
 export type Citation = components["schemas"]["CitationOut"];
+/** The caller's rating of an answer (thumbs up or down, with an optional comment). */
+export type MessageFeedback = components["schemas"]["MessageFeedbackOut"];
+export type Rating = MessageFeedback["rating"];
 export type AuthOptions = components["schemas"]["AuthOptionsOut"];
 export type AppInfo = components["schemas"]["AppOut"];
 export type AppVersion = components["schemas"]["VersionOut"];
 export type AppInspected = components["schemas"]["InspectOut"];
 export type Connection = components["schemas"]["ConnectionOut"];
+/** An eval run of an app version's tests (/api/v1/evals); its `results` and `comparison` are
+ *  free-form objects, typed in components/evals/model.ts. */
+export type EvalRun = components["schemas"]["EvalOut"];
+export type EvalRate = components["schemas"]["RateOut"];
 export type OAuthProvider = components["schemas"]["OAuthProviderOut"];
 export type OAuthProviderIn = components["schemas"]["OAuthProviderIn"];
 

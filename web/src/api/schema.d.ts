@@ -487,6 +487,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{session_id}/messages/{message_id}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Regenerate
+         * @description Answer the session's latest question again, in place of its latest answer (which is
+         *     kept, `replaced`, once the new one completes); streams and answers as sending does.
+         */
+        post: operations["regenerate_api_v1_sessions__session_id__messages__message_id__regenerate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{session_id}/files": {
         parameters: {
             query?: never;
@@ -663,6 +684,49 @@ export interface paths {
          *     `expired_token` or `access_denied` until the new key is returned, once.
          */
         post: operations["token_api_v1_auth_device_token_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/messages/{message_id}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Rate Answer
+         * @description Rate an answer of your session; rating it again replaces the rating and comment.
+         */
+        put: operations["rate_answer_api_v1_sessions__session_id__messages__message_id__feedback_put"];
+        post?: never;
+        /** Remove Rating */
+        delete: operations["remove_rating_api_v1_sessions__session_id__messages__message_id__feedback_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Feedback
+         * @description Most recently rated first, each with the conversation up to the rated answer. Yours;
+         *     with `app`, every user's on that app, for its editors (owner, admins, users granted
+         *     edit); everyone's for platform admins.
+         */
+        get: operations["list_feedback_api_v1_feedback_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1670,6 +1734,89 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Runs
+         * @description Runs of the apps you may edit, newest first (summaries without results).
+         */
+        get: operations["list_runs_api_v1_evals_get"];
+        put?: never;
+        /**
+         * Start
+         * @description Queue a run. With `spec`, the spec becomes a draft version first (the live app does
+         *     not change); a version with exactly that spec is reused.
+         */
+        post: operations["start_api_v1_evals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Run */
+        get: operations["get_run_api_v1_evals__run_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete */
+        delete: operations["delete_api_v1_evals__run_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel
+         * @description Stop a queued or running run after the sample in progress (kept results stay).
+         */
+        post: operations["cancel_api_v1_evals__run_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/judge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Judge
+         * @description One verdict on one answer: whether it meets `criteria` (a rubric).
+         */
+        post: operations["judge_api_v1_evals_judge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1854,6 +2001,24 @@ export interface components {
              * @description PDF, DOCX, PPTX, HTML, MD, TXT, CSV
              */
             files: string[];
+        };
+        /** CaseOut */
+        CaseOut: {
+            /** Name */
+            name: string;
+            /** Passed */
+            passed: number;
+            /** Total */
+            total: number;
+            /** Pass Rate */
+            pass_rate: number;
+            /**
+             * Low
+             * @description 95% Wilson interval
+             */
+            low: number;
+            /** High */
+            high: number;
         };
         /** ChatCompletionIn */
         ChatCompletionIn: {
@@ -2184,6 +2349,207 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * EvalIn
+         * @description Run an app version's tests: an existing version, or a draft made from `spec`.
+         */
+        EvalIn: {
+            /** App */
+            app: string;
+            /**
+             * Version
+             * @description Default: the current version
+             */
+            version?: number | null;
+            /**
+             * Spec
+             * @description An app spec (the `spec` of a kind: AIApp) to run as a draft version
+             */
+            spec?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Label
+             * @description Names the draft in history
+             */
+            label?: string | null;
+            /**
+             * Git
+             * @description Where the draft's file came from
+             */
+            git?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Samples
+             * @description Runs of each test case
+             * @default 3
+             */
+            samples: number;
+            /**
+             * Judge Model
+             * @description Judges expected_output and llm_judge; default: the default model
+             */
+            judge_model?: string | null;
+            /**
+             * Judge Prompt
+             * @description The judge prompt's version
+             * @default judge-v1
+             */
+            judge_prompt: string;
+            /**
+             * Tests Version
+             * @description Run this version's tests (comparing two versions on one set)
+             */
+            tests_version?: number | null;
+            /**
+             * Baseline
+             * @description A run of the same app to compare with
+             */
+            baseline?: string | null;
+        };
+        /**
+         * EvalOut
+         * @description A run: its progress, per-case pass rates with 95% intervals, every sample's answers
+         *     and verdicts, and the comparison with `baseline` once both have succeeded.
+         */
+        EvalOut: {
+            /** Id */
+            id: string;
+            /** App */
+            app: string;
+            /** Version */
+            version: number;
+            /** Tests Version */
+            tests_version: number;
+            /** Draft */
+            draft: boolean;
+            /** Label */
+            label: string | null;
+            /** Model */
+            model: string;
+            /** Judge Model */
+            judge_model: string | null;
+            /** Judge Prompt */
+            judge_prompt: string | null;
+            /** Samples */
+            samples: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            /** Error */
+            error: string | null;
+            /** Total */
+            total: number;
+            /** Done */
+            done: number;
+            /** Created By */
+            created_by: string;
+            /** Created At */
+            created_at: string;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Baseline */
+            baseline: string | null;
+            summary: components["schemas"]["RateOut"] | null;
+            /** Cases */
+            cases: components["schemas"]["CaseOut"][];
+            /** Results */
+            results: {
+                [key: string]: unknown;
+            }[];
+            /** Comparison */
+            comparison: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** EvalPage */
+        EvalPage: {
+            /**
+             * Object
+             * @default list
+             * @constant
+             */
+            object: "list";
+            /** Data */
+            data: components["schemas"]["EvalOut"][];
+            /** Has More */
+            has_more: boolean;
+        };
+        /** FeedbackIn */
+        FeedbackIn: {
+            /**
+             * Rating
+             * @description 'up' for a good answer, 'down' for a bad one
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /**
+             * Comment
+             * @description Why (optional; at most 2000 characters)
+             */
+            comment?: string | null;
+        };
+        /** FeedbackOut */
+        FeedbackOut: {
+            /** Id */
+            id: string;
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /** Comment */
+            comment: string | null;
+            /**
+             * Model
+             * @description What answered: a model id, or app/<name>
+             */
+            model: string | null;
+            /**
+             * App
+             * @description The app that answered, if an app did
+             */
+            app: string | null;
+            /**
+             * App Version
+             * @description The version of the app that answered
+             */
+            app_version: number | null;
+            /** User Id */
+            user_id: string;
+            /** Session Id */
+            session_id: string;
+            /** Message Id */
+            message_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** FeedbackPage */
+        FeedbackPage: {
+            /**
+             * Object
+             * @default list
+             * @constant
+             */
+            object: "list";
+            /** Data */
+            data: components["schemas"]["RatedAnswerOut"][];
+            /** Has More */
+            has_more: boolean;
+        };
         /** GpuOut */
         GpuOut: {
             /** Index */
@@ -2335,6 +2701,26 @@ export interface components {
             };
             /** Strict */
             strict?: boolean | null;
+        };
+        /** JudgeIn */
+        JudgeIn: {
+            /**
+             * Model
+             * @description The judge model; default: the default model
+             */
+            model?: string | null;
+            /**
+             * Prompt
+             * @description The judge prompt's version
+             * @default judge-v1
+             */
+            prompt: string;
+            /** Question */
+            question: string;
+            /** Answer */
+            answer: string;
+            /** Criteria */
+            criteria: string;
         };
         /** KeyCreate */
         KeyCreate: {
@@ -2547,6 +2933,24 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * MessageFeedbackOut
+         * @description The caller's rating of an answer, as a session's messages carry it.
+         */
+        MessageFeedbackOut: {
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /** Comment */
+            comment: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** MessageOut */
         MessageOut: {
             /** Id */
@@ -2583,6 +2987,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** @description Your rating of this answer, if you rated it */
+            feedback?: components["schemas"]["MessageFeedbackOut"] | null;
         };
         /**
          * ModelInput
@@ -2938,6 +3344,67 @@ export interface components {
              */
             updated_at: string;
         };
+        /** RateOut */
+        RateOut: {
+            /** Passed */
+            passed: number;
+            /** Total */
+            total: number;
+            /** Pass Rate */
+            pass_rate: number;
+            /** Low */
+            low: number;
+            /** High */
+            high: number;
+        };
+        /** RatedAnswerOut */
+        RatedAnswerOut: {
+            /** Id */
+            id: string;
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "up" | "down";
+            /** Comment */
+            comment: string | null;
+            /**
+             * Model
+             * @description What answered: a model id, or app/<name>
+             */
+            model: string | null;
+            /**
+             * App
+             * @description The app that answered, if an app did
+             */
+            app: string | null;
+            /**
+             * App Version
+             * @description The version of the app that answered
+             */
+            app_version: number | null;
+            /** User Id */
+            user_id: string;
+            /** Session Id */
+            session_id: string;
+            /** Message Id */
+            message_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Conversation
+             * @description The session's messages up to and including the rated answer
+             */
+            conversation: components["schemas"]["TurnText"][];
+        };
         /** ReencryptedOut */
         ReencryptedOut: {
             /**
@@ -2945,6 +3412,27 @@ export interface components {
              * @description How many secrets are now encrypted under the current key
              */
             secrets: number;
+        };
+        /** RegenerateIn */
+        RegenerateIn: {
+            /**
+             * Model
+             * @description Default: the old answer's model
+             */
+            model?: string | null;
+            /**
+             * Stream
+             * @default true
+             */
+            stream: boolean;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Seed */
+            seed?: number | null;
         };
         /** RegisterIn */
         RegisterIn: {
@@ -3349,6 +3837,13 @@ export interface components {
              */
             to_user: string;
         };
+        /** TurnText */
+        TurnText: {
+            /** Role */
+            role: string;
+            /** Content */
+            content: string;
+        };
         /** UsageReport */
         UsageReport: {
             /**
@@ -3504,6 +3999,24 @@ export interface components {
             /** Context */
             ctx?: Record<string, never>;
         };
+        /** VerdictOut */
+        VerdictOut: {
+            /** Model */
+            model: string;
+            /** Prompt */
+            prompt: string;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "pass" | "fail";
+            /** Pass */
+            pass: boolean;
+            /** Score */
+            score: number;
+            /** Reason */
+            reason: string;
+        };
         /** VersionOut */
         VersionOut: {
             /** Number */
@@ -3530,6 +4043,12 @@ export interface components {
             created_at: string;
             /** Current */
             current: boolean;
+            /**
+             * Draft
+             * @description An eval's draft: answers only as app/<name>@<number>, never current
+             * @default false
+             */
+            draft: boolean;
         };
         /** WarmIn */
         WarmIn: {
@@ -4373,6 +4892,8 @@ export interface operations {
                 limit?: number;
                 /** @description The last id of the previous page */
                 after?: string | null;
+                /** @description Only sessions whose title or messages contain this (case-insensitive) */
+                q?: string | null;
             };
             header?: never;
             path?: never;
@@ -4540,6 +5061,42 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ChatIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    regenerate_api_v1_sessions__session_id__messages__message_id__regenerate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegenerateIn"];
             };
         };
         responses: {
@@ -4903,6 +5460,109 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["KeyCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rate_answer_api_v1_sessions__session_id__messages__message_id__feedback_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_rating_api_v1_sessions__session_id__messages__message_id__feedback_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_feedback_api_v1_feedback_get: {
+        parameters: {
+            query?: {
+                /** @description Every user's feedback on this app (its editors only) */
+                app?: string | null;
+                /** @description Only 'up' or only 'down' */
+                rating?: ("up" | "down") | null;
+                /** @description Rated before this time (the last updated_at of a page) */
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackPage"];
                 };
             };
             /** @description Validation Error */
@@ -7194,6 +7854,202 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiCallPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_runs_api_v1_evals_get: {
+        parameters: {
+            query?: {
+                /** @description Only this app's runs */
+                app?: string | null;
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_api_v1_evals_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvalIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_run_api_v1_evals__run_id__get: {
+        parameters: {
+            query?: {
+                /** @description Compare with this run of the same app (default: its own) */
+                baseline?: string | null;
+                /** @description false: progress and statistics only */
+                results?: boolean;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_api_v1_evals__run_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_api_v1_evals__run_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    judge_api_v1_evals_judge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JudgeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerdictOut"];
                 };
             };
             /** @description Validation Error */

@@ -40,6 +40,31 @@ export async function sendMessage(
   return turnEvents(dataLines(body as ReadableStream<Uint8Array>));
 }
 
+export interface RegenerateRequest {
+  sessionId: string;
+  /** The session's latest answer, which the new one replaces once it completes. */
+  messageId: string;
+  signal: AbortSignal;
+}
+
+/** Answer the latest question again (POST .../messages/{id}/regenerate), streamed like a
+ *  turn; the old answer's model answers. Throws ApiError when the server refuses it. */
+export async function regenerateAnswer(
+  client: ApiClient,
+  request: RegenerateRequest,
+): Promise<AsyncGenerator<StreamEvent>> {
+  const body = await call(
+    client.POST("/api/v1/sessions/{session_id}/messages/{message_id}/regenerate", {
+      params: { path: { session_id: request.sessionId, message_id: request.messageId } },
+      body: { stream: true },
+      parseAs: "stream",
+      signal: request.signal,
+    }),
+  );
+  if (!(body instanceof ReadableStream)) throw new ApiError("The server sent no stream.", 0);
+  return turnEvents(dataLines(body as ReadableStream<Uint8Array>));
+}
+
 async function* turnEvents(lines: AsyncGenerator<string>): AsyncGenerator<StreamEvent> {
   for await (const data of lines) {
     if (data === "[DONE]") return;

@@ -147,6 +147,10 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
         onRename={sessions.rename}
         onDelete={remove}
         onLoadMore={() => void sessions.loadMore()}
+        search={sessions.search}
+        query={sessions.query}
+        onSearch={sessions.setSearch}
+        onClearSearch={sessions.clearSearch}
       />
       <main className="conversation-pane">
         <div className="conversation-header">
@@ -183,6 +187,11 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
           appOf={apps.appOf}
           starters={sessionId === null ? (app?.conversation_starters ?? []) : []}
           onStarter={(starter) => void conversation.send(starter, model || null)}
+          onRate={conversation.rate}
+          onUnrate={conversation.unrate}
+          onRegenerate={
+            conversation.streaming ? undefined : (key) => void conversation.regenerate(key)
+          }
           credentials={credentials}
           onError={setError}
         />

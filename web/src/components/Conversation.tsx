@@ -1,8 +1,9 @@
 import { Suspense, lazy, useEffect, useRef } from "react";
-import type { AppInfo } from "../api/client";
+import type { AppInfo, Rating } from "../api/client";
 import type { Credentials } from "../auth";
 import type { ShownMessage } from "../hooks/useConversation";
 import { Starters } from "./apps/Starters";
+import { AnswerFeedback } from "./AnswerFeedback";
 import { ApiCallsList } from "./ApiCallsList";
 import { SourcesList } from "./SourcesList";
 
@@ -26,7 +27,17 @@ interface Props {
   credentials: Credentials;
   /** A cited source could not be opened. */
   onError: (message: string) => void;
+  /** Rate a stored answer (by its key, the message id), or take the rating back. */
+  onRate: (key: string, rating: Rating, comment: string | null) => Promise<boolean>;
+  onUnrate: (key: string) => Promise<boolean>;
+  /** Answer the latest question again (offered under the latest answer; not while one
+   *  streams). */
+  onRegenerate?: (key: string) => void;
 }
+
+// Feather's refresh-cw icon (MIT).
+const REFRESH =
+  "M23 4v6h-6M1 20v-6h6M3.51 9a9 9 0 0 1 14.85-3.36L23 10M1 14l4.64 4.36A9 9 0 0 0 20.49 15";
 
 /** The messages, newest last; follows a streaming answer unless the user scrolled up. */
 export function Conversation(props: Props) {
@@ -69,7 +80,6 @@ export function Conversation(props: Props) {
       ref={list}
       className="conversation"
       aria-label="Conversation"
-      role="log"
       aria-live="polite"
       onScroll={onScroll}
     >
@@ -116,10 +126,50 @@ export function Conversation(props: Props) {
               {message.model && <span className="model">{message.model}</span>}
             </p>
           )}
+          {rateable(message) && (
+            <AnswerFeedback
+              feedback={message.feedback}
+              app={appOf(message.model)}
+              onSave={(rating, comment) => props.onRate(message.key, rating, comment)}
+              onRemove={() => props.onUnrate(message.key)}
+            />
+          )}
+          {message === last && rateable(message) && props.onRegenerate && (
+            <RegenerateButton onClick={() => props.onRegenerate?.(message.key)} />
+          )}
         </li>
       ))}
     </ol>
   );
+}
+
+function RegenerateButton({ onClick }: { onClick: () => void }) {
+  return (
+    <button
+      type="button"
+      className="quiet regenerate"
+      aria-label="Regenerate answer"
+      title="Regenerate answer: ask the same question again (this answer is replaced)"
+      onClick={onClick}
+    >
+      <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">
+        <path
+          d={REFRESH}
+          fill="none"
+          stroke="currentColor"
+          strokeWidth="2"
+          strokeLinecap="round"
+          strokeLinejoin="round"
+        />
+      </svg>
+    </button>
+  );
+}
+
+/** A stored answer (not one still streaming, nor one not yet stored). */
+function rateable(message: ShownMessage): boolean {
+  const stored = !message.key.startsWith("local-");
+  return stored && message.role === "assistant" && message.status !== "streaming";
 }
 
 function roleName(message: ShownMessage, appOf: Props["appOf"]): string {

@@ -1,3 +1,4 @@
+import { useId } from "react";
 import type { Session } from "../api/client";
 import { SessionItem } from "./SessionItem";
 
@@ -9,16 +10,42 @@ interface Props {
   onRename: (id: string, title: string) => Promise<boolean>;
   onDelete: (id: string) => Promise<void>;
   onLoadMore: () => void;
+  /** The search box's text, and the search applied to `sessions` (once typing paused). */
+  search: string;
+  query: string;
+  onSearch: (text: string) => void;
+  onClearSearch: () => void;
 }
 
 export function SessionList(props: Props) {
+  const searchId = useId();
   return (
     <nav className="sessions" aria-label="Chats">
       <button type="button" className="new-chat" onClick={() => props.onOpen(null)}>
         New chat
       </button>
+      <div className="session-search">
+        <label htmlFor={searchId} className="visually-hidden">
+          Search chats
+        </label>
+        <input
+          id={searchId}
+          type="search"
+          placeholder="Search chats"
+          value={props.search}
+          onChange={(event) => props.onSearch(event.target.value)}
+          onKeyDown={(event) => {
+            if (event.key === "Escape" && props.search) {
+              event.preventDefault();
+              props.onClearSearch();
+            }
+          }}
+        />
+      </div>
       {props.sessions.length === 0 ? (
-        <p className="hint">No chats yet.</p>
+        <p className="hint" role="status">
+          {props.query ? "No chats match" : "No chats yet."}
+        </p>
       ) : (
         <ul>
           {props.sessions.map((session) => (

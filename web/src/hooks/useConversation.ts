@@ -7,9 +7,11 @@ import {
   type ApiClient,
   type Citation,
   type Message,
+  type MessageFeedback,
+  type Rating,
   type Session,
 } from "../api/client";
-import { sendMessage } from "../api/stream";
+import { regenerateAnswer, sendMessage } from "../api/stream";
 
 /** A message as shown: stored ones, plus the turn being sent (status "streaming"). */
 export interface ShownMessage {
@@ -25,6 +27,8 @@ export interface ShownMessage {
   apiCalls: ApiCall[];
   /** Files attached just before a question was sent (known to this page only). */
   files: string[];
+  /** The user's rating of a stored answer, if they rated it. */
+  feedback: MessageFeedback | null;
 }
 
 interface Options {
@@ -46,7 +50,8 @@ function shown(message: Message, files: string[] = [], apiCalls?: ApiCall[]): Sh
   const citations = message.citations ?? [];
   // A stored message may carry its calls too (where the server keeps them).
   const calls = apiCalls ?? (message as { api_calls?: ApiCall[] | null }).api_calls ?? [];
-  return { key: id, role, content, status, error, model, citations, apiCalls: calls, files };
+  const feedback = message.feedback ?? null;
+  return { key: id, role, content, status, error, model, citations, apiCalls: calls, files, feedback };
 }
 
 /** The open session (once loaded) and its messages, the draft being typed, and sending with a
@@ -79,7 +84,9 @@ export function useConversation(options: Options) {
       .then((session) => {
         if (!current) return;
         setSession(session);
-        setMessages((session.messages ?? []).map((message) => shown(message)));
+        // Answers that a regenerated one replaced are kept on the server, not shown.
+        const kept = (session.messages ?? []).filter((m) => m.status !== "replaced");
+        setMessages(kept.map((message) => shown(message)));
         callbacks.current.onOpened(session);
       })
       .catch((error: unknown) => current && callbacks.current.report(error))
@@ -112,6 +119,7 @@ export function useConversation(options: Options) {
       citations: [],
       apiCalls: [],
       files,
+      feedback: null,
     };
     const answer: ShownMessage = {
       key: `local-answer-${stamp}`,
@@ -123,6 +131,7 @@ export function useConversation(options: Options) {
       citations: [],
       apiCalls: [],
       files: [],
+      feedback: null,
     };
     let accepted = false;
     try {
@@ -198,6 +207,84 @@ export function useConversation(options: Options) {
 
   const stop = useCallback(() => abort.current?.abort(), []);
 
+  /** Answer the latest question again in place of the latest answer (`key`): the new answer
+   *  streams where the old one was; if it fails or is stopped, the old one stays (as on the
+   *  server, which replaces it only once the new one is complete). */
+  async function regenerate(key: string) {
+    const id = session?.id ?? sessionId;
+    const old = messages.find((m) => m.key === key);
+    if (abort.current || id === null || !old) return;
+    const controller = new AbortController();
+    abort.current = controller;
+    setStreaming(true);
+    const local = `local-regenerate-${Date.now()}`;
+    const fresh = { content: "", status: "streaming", error: null, citations: [], apiCalls: [] };
+    setMessages((all) =>
+      all.map((m) => (m.key === key ? { ...m, ...fresh, key: local, feedback: null } : m)),
+    );
+    const restore = () => setMessages((all) => all.map((m) => (m.key === local ? old : m)));
+    try {
+      const events = await regenerateAnswer(client, {
+        sessionId: id,
+        messageId: key,
+        signal: controller.signal,
+      });
+      for await (const event of events) {
+        if (event.type === "text") {
+          update(local, (m) => ({ ...m, content: m.content + event.text }));
+        } else if (event.type === "stored") {
+          update(local, () => shown(event.assistant, [], event.apiCalls));
+        } else {
+          restore();
+          callbacks.current.report(new Error(event.message));
+        }
+      }
+    } catch (error) {
+      restore();
+      if (!isAbort(error)) callbacks.current.report(error);
+    } finally {
+      abort.current = null;
+      setStreaming(false);
+      callbacks.current.onTurnEnded();
+    }
+  }
+
+  /** Rate a stored answer, or change its rating; resolves false when the server refused. */
+  async function rate(key: string, rating: Rating, comment: string | null) {
+    const path = { session_id: session?.id ?? sessionId ?? "", message_id: key };
+    try {
+      const saved = await call(
+        client.PUT("/api/v1/sessions/{session_id}/messages/{message_id}/feedback", {
+          params: { path },
+          body: { rating, comment },
+        }),
+      );
+      const { updated_at } = saved;
+      update(key, (m) => ({ ...m, feedback: { rating, comment: saved.comment, updated_at } }));
+      return true;
+    } catch (error) {
+      callbacks.current.report(error);
+      return false;
+    }
+  }
+
+  /** Take back the rating of an answer. */
+  async function unrate(key: string) {
+    const path = { session_id: session?.id ?? sessionId ?? "", message_id: key };
+    try {
+      await call(
+        client.DELETE("/api/v1/sessions/{session_id}/messages/{message_id}/feedback", {
+          params: { path },
+        }),
+      );
+      update(key, (m) => ({ ...m, feedback: null }));
+      return true;
+    } catch (error) {
+      callbacks.current.report(error);
+      return false;
+    }
+  }
+
   return {
     session,
     setSession,
@@ -208,6 +295,9 @@ export function useConversation(options: Options) {
     setDraft,
     send,
     stop,
+    regenerate,
     ensureSession,
+    rate,
+    unrate,
   };
 }

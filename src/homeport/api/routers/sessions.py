@@ -15,6 +15,7 @@ from homeport.api.schemas.rest import (
     ChatIn,
     CitationOut,
     MessageOut,
+    RegenerateIn,
     SessionCreate,
     SessionOut,
     SessionPage,
@@ -49,8 +50,13 @@ async def list_sessions(
     principal: SessionsCaller,
     limit: int = Query(default=20, ge=1, le=100),
     after: str | None = Query(default=None, description="The last id of the previous page"),
+    q: str | None = Query(
+        default=None,
+        max_length=200,
+        description="Only sessions whose title or messages contain this (case-insensitive)",
+    ),
 ) -> SessionPage:
-    sessions, has_more = await services.sessions.page(principal, limit=limit, after=after)
+    sessions, has_more = await services.sessions.page(principal, limit=limit, after=after, search=q)
     return SessionPage(
         data=[SessionOut.of(s) for s in sessions],
         has_more=has_more,
@@ -63,7 +69,8 @@ async def get_session(
     session_id: str, services: ServicesDep, principal: SessionsCaller
 ) -> SessionOut:
     found, messages = await services.sessions.get(principal, session_id)
-    return SessionOut.of(found, messages)
+    feedback = await services.feedback.of_session(principal, session_id)
+    return SessionOut.of(found, messages, feedback)
 
 
 @router.patch("/{session_id}")
@@ -97,9 +104,31 @@ async def chat(
         params=params,
         knowledge=body.knowledge,
     )
-    if body.stream:
-        events = await prefetch(turn.events)
-        turn.events = events
+    return await _answer(turn, stream=body.stream)
+
+
+@router.post("/{session_id}/messages/{message_id}/regenerate", response_model=None)
+async def regenerate(
+    session_id: str,
+    message_id: str,
+    body: RegenerateIn,
+    services: ServicesDep,
+    principal: SessionsCaller,
+) -> TurnOut | StreamingResponse:
+    """Answer the session's latest question again, in place of its latest answer (which is
+    kept, `replaced`, once the new one completes); streams and answers as sending does."""
+    params = SamplingParams(
+        max_tokens=body.max_tokens, temperature=body.temperature, top_p=body.top_p, seed=body.seed
+    )
+    turn = await services.sessions.start_regenerate(
+        principal, session_id, message_id, model=body.model, params=params
+    )
+    return await _answer(turn, stream=body.stream)
+
+
+async def _answer(turn: Turn, *, stream: bool) -> TurnOut | StreamingResponse:
+    if stream:
+        turn.events = await prefetch(turn.events)
         return sse_response(_chunks(turn))
     async for _ in turn.events:
         pass

@@ -57,6 +57,9 @@ class VersionOut(BaseModel):
     created_by: str | None
     created_at: datetime
     current: bool
+    draft: bool = Field(
+        False, description="An eval's draft: answers only as app/<name>@<number>, never current"
+    )
 
     @classmethod
     def of(cls, version: AppVersion, current: int) -> VersionOut:
@@ -69,6 +72,7 @@ class VersionOut(BaseModel):
             created_by=version.created_by,
             created_at=version.created_at,
             current=version.number == current,
+            draft=version.draft,
         )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from homeport.api.schemas.feedback import MessageFeedbackOut
 from homeport.domain.audit import AuditEvent
+from homeport.domain.feedback import Feedback
 from homeport.domain.sessions import ChatSession, Citation, StoredMessage
 from homeport.domain.users import ApiKey, User
 from homeport.services.providers import ProviderStatus
@@ -296,9 +299,12 @@ class MessageOut(BaseModel):
     reply_to: str | None = Field(description="The user message an answer replies to")
     citations: list[CitationOut] = Field(default_factory=list)
     created_at: datetime
+    feedback: MessageFeedbackOut | None = Field(
+        default=None, description="Your rating of this answer, if you rated it"
+    )
 
     @classmethod
-    def of(cls, m: StoredMessage) -> MessageOut:
+    def of(cls, m: StoredMessage, feedback: Feedback | None = None) -> MessageOut:
         return cls(
             id=m.id,
             role=m.role,
@@ -314,6 +320,7 @@ class MessageOut(BaseModel):
             reply_to=m.reply_to,
             citations=[CitationOut.of(c) for c in m.citations],
             created_at=m.created_at,
+            feedback=MessageFeedbackOut.of(feedback) if feedback else None,
         )
 
 
@@ -328,7 +335,14 @@ class SessionOut(BaseModel):
     messages: list[MessageOut] | None = None
 
     @classmethod
-    def of(cls, s: ChatSession, messages: list[StoredMessage] | None = None) -> SessionOut:
+    def of(
+        cls,
+        s: ChatSession,
+        messages: list[StoredMessage] | None = None,
+        feedback: Mapping[str, Feedback] | None = None,
+    ) -> SessionOut:
+        """`feedback`: the caller's, by message id."""
+        rated = feedback or {}
         return cls(
             id=s.id,
             title=s.title,
@@ -337,7 +351,9 @@ class SessionOut(BaseModel):
             knowledge=list(s.knowledge),
             created_at=s.created_at,
             updated_at=s.updated_at,
-            messages=[MessageOut.of(m) for m in messages] if messages is not None else None,
+            messages=[MessageOut.of(m, rated.get(m.id)) for m in messages]
+            if messages is not None
+            else None,
         )
 
 
@@ -346,6 +362,15 @@ class SessionPage(BaseModel):
     data: list[SessionOut]
     has_more: bool
     last_id: str | None
+
+
+class RegenerateIn(Strict):
+    model: str | None = Field(default=None, description="Default: the old answer's model")
+    stream: bool = True
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
 
 
 class ChatIn(Strict):

@@ -40,6 +40,7 @@ def _version(row: AppVersionRow) -> AppVersion:
         git=dict(row.git or {}),
         created_by=row.created_by,
         created_at=row.created_at,
+        draft=row.draft,
     )
 
 
@@ -80,21 +81,32 @@ class AppRepository:
         await self.session.flush()
         return _app(row)
 
-    async def add_version(self, app_id: str, **values: Any) -> AppVersion:
-        """The next version (numbered after the highest), made current."""
+    async def add_version(self, app_id: str, *, draft: bool = False, **values: Any) -> AppVersion:
+        """The next version (numbered after the highest), made current unless a draft."""
         highest = await self.session.scalar(
             select(func.max(AppVersionRow.number)).where(AppVersionRow.app_id == app_id)
         )
         number = int(highest or 0) + 1
-        row = AppVersionRow(id=new_id("appv"), app_id=app_id, number=number, **values)
+        row = AppVersionRow(id=new_id("appv"), app_id=app_id, number=number, draft=draft, **values)
         self.session.add(row)
-        await self.session.execute(
-            update(AppRow)
-            .where(AppRow.id == app_id)
-            .values(current_version=number, updated_at=utcnow())
-        )
+        if not draft:
+            await self.session.execute(
+                update(AppRow)
+                .where(AppRow.id == app_id)
+                .values(current_version=number, updated_at=utcnow())
+            )
         await self.session.flush()
         return _version(row)
+
+    async def by_content(self, app_id: str, content_hash: str) -> AppVersion | None:
+        """The latest version with exactly this spec."""
+        row = await self.session.scalar(
+            select(AppVersionRow)
+            .where(AppVersionRow.app_id == app_id, AppVersionRow.content_hash == content_hash)
+            .order_by(AppVersionRow.number.desc())
+            .limit(1)
+        )
+        return _version(row) if row else None
 
     async def version(self, app_id: str, number: int) -> AppVersion | None:
         row = await self.session.scalar(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeport.db.tables import ChatSessionRow, MessageRow, utcnow
 from homeport.domain.ids import new_id
-from homeport.domain.sessions import ChatSession, Citation, StoredMessage
+from homeport.domain.sessions import REPLACED, ChatSession, Citation, StoredMessage
 
 
 def _chat_session(row: ChatSessionRow) -> ChatSession:
@@ -45,6 +46,22 @@ def _message(row: MessageRow) -> StoredMessage:
     )
 
 
+def _matching(search: str) -> ColumnElement[bool]:
+    """A session whose title, or one of its messages not replaced, contains `search`."""
+    pattern = "%" + _escape_like(search) + "%"
+    in_messages = exists().where(
+        MessageRow.session_id == ChatSessionRow.id,
+        MessageRow.status != REPLACED,
+        MessageRow.content.ilike(pattern, escape="\\"),
+    )
+    return or_(ChatSessionRow.title.ilike(pattern, escape="\\"), in_messages)
+
+
+def _escape_like(text: str) -> str:
+    """`text` matched literally by LIKE: its wildcards and the escape character escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class ChatSessionRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -75,12 +92,15 @@ class ChatSessionRepository:
         return _chat_session(row) if row else None
 
     async def page(
-        self, *, user_id: str, limit: int, after: str | None
+        self, *, user_id: str, limit: int, after: str | None, search: str | None = None
     ) -> tuple[list[ChatSession], bool]:
-        """Newest first; `after` is the last id of the previous page."""
+        """Newest first; `after` is the last id of the previous page. With `search`, only
+        sessions whose title or a shown message holds it (case-insensitive)."""
         query = select(ChatSessionRow).where(ChatSessionRow.user_id == user_id)
         if after:
             query = query.where(ChatSessionRow.id < after)
+        if search:
+            query = query.where(_matching(search))
         rows = list(
             await self.session.scalars(query.order_by(ChatSessionRow.id.desc()).limit(limit + 1))
         )
@@ -121,6 +141,34 @@ class ChatSessionRepository:
             select(MessageRow).where(MessageRow.session_id == session_id).order_by(MessageRow.id)
         )
         return [_message(r) for r in await self.session.scalars(query)]
+
+    async def message(self, session_id: str, message_id: str) -> StoredMessage | None:
+        row = await self.session.scalar(
+            select(MessageRow).where(
+                MessageRow.id == message_id, MessageRow.session_id == session_id
+            )
+        )
+        return _message(row) if row else None
+
+    async def replace_answer(self, message_id: str) -> bool:
+        """Mark an answer replaced, unless it already is (a regenerate that got there first);
+        the row lock this takes makes concurrent replacements of one answer wait their turn."""
+        result = await self.session.execute(
+            update(MessageRow)
+            .where(MessageRow.id == message_id, MessageRow.status != REPLACED)
+            .values(status=REPLACED)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def messages_of(self, session_ids: Collection[str]) -> dict[str, list[StoredMessage]]:
+        """The messages of each session, in order."""
+        found: dict[str, list[StoredMessage]] = {id_: [] for id_ in session_ids}
+        query = (
+            select(MessageRow).where(MessageRow.session_id.in_(list(found))).order_by(MessageRow.id)
+        )
+        for row in await self.session.scalars(query):
+            found[row.session_id].append(_message(row))
+        return found
 
     async def _row(self, session_id: str, user_id: str) -> ChatSessionRow | None:
         return await self.session.scalar(

@@ -9,11 +9,11 @@ import {
 import { followLink, newChatPath, startChat } from "../../router";
 import { ErrorMessage } from "../ErrorMessage";
 import { useAdminList } from "../admin/useAdminList";
+import { AppEvals } from "../evals/AppEvals";
 import { AppAvatar } from "./AppAvatar";
 import { AppBadges } from "./AppCard";
 import { SpecYaml } from "./SpecYaml";
 import { Starters } from "./Starters";
-import { TestResults } from "./TestResults";
 import { VersionDiff } from "./VersionDiff";
 import { VersionHistory } from "./VersionHistory";
 
@@ -31,8 +31,8 @@ interface Props {
 }
 
 /** One app (/apps/<name>): chat with it, its spec as YAML (read-only: apps change through
- *  `homeport apply`), its versions and the diff between two, its test results, and for
- *  platform admins whether everyone has it. */
+ *  `homeport apply`), its versions and the diff between two, for its editors its eval runs
+ *  (and running its tests), and for platform admins whether everyone has it. */
 export function AppView(props: Props) {
   const { name, client, user } = props;
   const fetchAll = useCallback(async (): Promise<Loaded> => {
@@ -135,7 +135,7 @@ export function AppView(props: Props) {
       <SpecYaml name={app.name} yaml={yaml} />
       <VersionHistory versions={data.versions} />
       <VersionDiff client={client} name={app.name} versions={data.versions} />
-      <TestResults spec={spec} />
+      <AppEvals client={client} app={app} spec={spec} onUnauthorized={props.onUnauthorized} />
     </section>
   );
 }

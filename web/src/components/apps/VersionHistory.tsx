@@ -1,7 +1,9 @@
 import type { AppVersion } from "../../api/client";
+import { DraftBadge } from "../evals/Bars";
 
-/** Every version, newest first: the current one marked, its label, the git commit it was
- *  applied from, when, and the model each assistant used. */
+/** Every version, newest first: the current one marked (and an eval's drafts, which never
+ *  become current), its label, the git commit it was applied from, when, and the model each
+ *  assistant used. */
 export function VersionHistory({ versions }: { versions: AppVersion[] }) {
   return (
     <section className="app-part" aria-labelledby="history-title">
@@ -24,6 +26,7 @@ export function VersionHistory({ versions }: { versions: AppVersion[] }) {
                 <th scope="row">
                   {version.number}
                   {version.current && <span className="badge ok version-current">Current</span>}
+                  {version.draft && <DraftBadge />}
                 </th>
                 <td>{version.label || <span className="hint">—</span>}</td>
                 <td>

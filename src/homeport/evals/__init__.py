@@ -1,0 +1,1 @@
+"""Evals: test apps like software, with samples, judges and statistics."""
