@@ -583,7 +583,12 @@ async def test_a_session_with_an_app_lists_the_calls_of_each_answer(
     assert body["assistant_message"]["content"] == "The data engineer job is in Bristol."
     [call] = body["api_calls"]
     assert (call["operation"], call["status"]) == ("getJob", 200)
+    assert call["arguments"] == {"jobId": "eng-4"}  # the caller's own; never in the call log
     assert hr.received == [("GET", "/jobs/eng-4", f"Bearer {SERVICE_TOKEN}")]
+    # The stored answer keeps its calls: the UI lists them again after a reload.
+    stored = (await client.get(f"/api/v1/sessions/{session['id']}")).json()["messages"]
+    assert stored[0]["api_calls"] is None
+    assert stored[1]["api_calls"] == body["api_calls"]
 
 
 async def test_invalid_arguments_are_explained_to_the_model_but_never_logged(

@@ -161,6 +161,8 @@ class MessageRow(Base):
     finish_reason: Mapped[str | None] = mapped_column(StoredString(32))
     reply_to: Mapped[str | None] = mapped_column(StoredString(40))
     citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # An app's answer: the API calls its assistant made (operation, status, arguments).
+    api_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

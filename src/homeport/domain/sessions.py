@@ -81,6 +81,7 @@ class StoredMessage:
     finish_reason: str | None = None
     reply_to: str | None = None
     citations: tuple[Citation, ...] = ()
+    api_calls: tuple[dict[str, Any], ...] = ()  # an app's answer: the calls its assistant made
 
 
 @dataclass(frozen=True, slots=True)

@@ -346,14 +346,15 @@ def _html_sample(sample: Mapping[str, Any]) -> dict[str, Any]:
     return {"sample": sample.get("sample"), "steps": steps}
 
 
-_BAR, _GAP, _GROUP_GAP, _LEFT, _TOP, _PLOT, _BOTTOM = 18, 4, 22, 44, 40, 200, 48
+_BAR, _GAP, _GROUP_GAP, _LEFT, _TOP, _PLOT, _BOTTOM = 28, 4, 56, 44, 40, 200, 48
+_LABEL = 16  # characters of a case's name under its bars
 
 
 def _chart(rows: Sequence[_Row], head_label: str, base_label: str | None) -> dict[str, Any]:
     """Geometry for the grouped bar chart, computed here so the template only draws."""
     sides = [("base", base_label), ("head", head_label)] if base_label else [("head", head_label)]
     group = len(sides) * _BAR + (len(sides) - 1) * _GAP + _GROUP_GAP
-    width = max(320, _LEFT + len(rows) * group + 12)
+    width = max(480, _LEFT + len(rows) * group + 12)
 
     def y(rate: float) -> float:
         return _TOP + (1 - rate) * _PLOT
@@ -374,7 +375,7 @@ def _chart(rows: Sequence[_Row], head_label: str, base_label: str | None) -> dic
                  "y_high": y(high), "title": _clean(title)}
             )  # fmt: skip
             described.append(f"{row.name} {label} {_pct(counts.rate)}")
-        short = row.name if len(row.name) <= 12 else row.name[:11] + "…"
+        short = row.name if len(row.name) <= _LABEL else row.name[: _LABEL - 1] + "…"
         labels.append({"x": x0 + (group - _GROUP_GAP) / 2, "text": _clean(short)})
     return {
         "width": width, "height": _TOP + _PLOT + _BOTTOM, "left": _LEFT, "right": width - 12,

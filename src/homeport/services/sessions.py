@@ -332,6 +332,7 @@ class SessionService:
                 role="assistant",
                 content=content,
                 citations=[c.to_dict() for c in citations] or None,
+                api_calls=turn.extension.get("api_calls") or None,
                 status=status,
                 error=error,
                 model=turn.model.id,

@@ -298,6 +298,9 @@ class MessageOut(BaseModel):
     finish_reason: str | None
     reply_to: str | None = Field(description="The user message an answer replies to")
     citations: list[CitationOut] = Field(default_factory=list)
+    api_calls: list[dict[str, Any]] | None = Field(
+        default=None, description="An app's answer: the API calls its assistant made"
+    )
     created_at: datetime
     feedback: MessageFeedbackOut | None = Field(
         default=None, description="Your rating of this answer, if you rated it"
@@ -319,6 +322,7 @@ class MessageOut(BaseModel):
             finish_reason=m.finish_reason,
             reply_to=m.reply_to,
             citations=[CitationOut.of(c) for c in m.citations],
+            api_calls=list(m.api_calls) or None,
             created_at=m.created_at,
             feedback=MessageFeedbackOut.of(feedback) if feedback else None,
         )

@@ -43,6 +43,7 @@ def _message(row: MessageRow) -> StoredMessage:
         finish_reason=row.finish_reason,
         reply_to=row.reply_to,
         citations=tuple(Citation.from_dict(c) for c in row.citations or ()),
+        api_calls=tuple(row.api_calls or ()),
     )
 
 
