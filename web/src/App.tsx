@@ -144,7 +144,10 @@ export function App() {
       )}
       {auth.state === "signed-in" && page === "admin" && !isAdmin(auth.user) && (
         <main className="centered">
-          <p role="alert">Only admins can open this page.</p>
+          <div>
+            <h1>Admin</h1>
+            <p role="alert">Only admins can open this page.</p>
+          </div>
         </main>
       )}
       {auth.state === "signed-in" && page === "knowledge" && (
