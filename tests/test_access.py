@@ -103,6 +103,13 @@ async def test_each_user_sees_only_their_organisations(world: World) -> None:
 
     members = (await world.bob.get("/api/v1/orgs/acme/members")).json()
     assert {(m["name"], m["role"]) for m in members} == {("alice", "owner"), ("bob", "member")}
+    sizes = {
+        o["name"]: (o["member_count"], o["team_count"])
+        for o in (await world.admin.get("/api/v1/orgs")).json()
+    }
+    assert sizes["acme"] == (2, 1) and sizes["globex"] == (2, 0)
+    acme = (await world.bob.get("/api/v1/orgs/acme")).json()
+    assert (acme["member_count"], acme["team_count"]) == (2, 1)
     team = await ok(await world.bob.get("/api/v1/orgs/acme/teams/eng"))
     assert [m["name"] for m in team.json()["members"]] == ["bob"]
 

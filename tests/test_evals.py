@@ -349,6 +349,18 @@ async def test_bad_requests_get_clear_errors(
     response = await client.post("/api/v1/evals", json={"app": "support", "spec": bad_regex})
     assert response.status_code == 422
     assert "not a regular expression" in response.json()["error"]["message"]
+    fixed = support_app(
+        tests=[
+            {
+                "name": "f",
+                "steps": [{"prompt": "hi"}],
+                "api_responses": [{"operation": "listJobs", "body": []}],
+            }
+        ]
+    )
+    response = await client.post("/api/v1/evals", json={"app": "support", "spec": fixed})
+    assert response.status_code == 422
+    assert "the assistant's APIs have no operation 'listJobs'" in response.text
     missing = await client.get("/api/v1/evals/evr_nope")
     assert missing.status_code == 404
 

@@ -45,6 +45,7 @@ Tickets cost 80 kroner for adults; children under twelve climb for free.
 
 ADMIN_SECTIONS = [
     ("users", "Users"),
+    ("teams", "Teams"),
     ("keys", "API keys"),
     ("providers", "Providers"),
     ("runners", "Runners"),
@@ -267,6 +268,11 @@ def test_the_chat_empty_and_with_a_cited_answer(
     expect(answer.get_by_label("Comment")).to_be_visible()
     found += violations(page, "chat, feedback comment")
     answer.get_by_role("button", name="Cancel").click()
+
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    found += violations(page, "chat, keyboard shortcuts")
+    page.keyboard.press("Escape")
     assert_accessible(found)
 
 

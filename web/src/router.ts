@@ -1,8 +1,9 @@
 // The UI's URLs: `/` (a new chat; `/?model=<id>` picks its model), `/chat/<session id>`,
 // `/knowledge`, `/knowledge/<knowledge base id>`, `/apps`, `/apps/<app name>`,
-// `/apps/<app name>/evals/<run id>` (an eval run) and `/connections` (`?connect=<provider>`
-// pre-fills its form, `?connected=<provider>` says it worked). The server answers every
-// non-API path with index.html, so these survive a reload.
+// `/apps/<app name>/evals/<run id>` (an eval run), `/admin/teams/<org name>` (an organization
+// on the admin Teams page) and `/connections` (`?connect=<provider>` pre-fills its form,
+// `?connected=<provider>` says it worked). The server answers every non-API path with
+// index.html, so these survive a reload.
 import { useCallback, useEffect, useState, type MouseEvent } from "react";
 
 /** Fired after `navigate`, so that every `usePath` (the page switcher's too) follows. */
@@ -44,6 +45,16 @@ export function evalRunOf(path: string): { app: string; runId: string } | null {
   const match = /^\/apps\/([^/]+)\/evals\/([^/]+)\/?$/.exec(path);
   if (!match?.[1] || !match[2]) return null;
   return { app: decodeURIComponent(match[1]), runId: decodeURIComponent(match[2]) };
+}
+
+export function teamsPath(org: string | null): string {
+  return org ? `/admin/teams/${encodeURIComponent(org)}` : "/admin/teams";
+}
+
+/** The organization an `/admin/teams/<org name>` path opens. */
+export function orgNameOf(path: string): string | null {
+  const match = /^\/admin\/teams\/([^/]+)\/?$/.exec(path);
+  return match?.[1] ? decodeURIComponent(match[1]) : null;
 }
 
 /** A new chat with `model` picked (an app's `app/<name>`, say). */

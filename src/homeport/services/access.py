@@ -37,10 +37,13 @@ class Forgets(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class OrgView:
-    """An organization as a caller sees it, with the caller's role in it (if any)."""
+    """An organization as a caller sees it, with the caller's role in it (if any) and how
+    many members and teams it has."""
 
     org: Organization
     role: OrgRole | None
+    members: int
+    teams: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,8 @@ class AccessService:
                 session=session,
             )
         self._forget(user.id)
-        return OrgView(org, OrgRole.OWNER if user.id == caller.user_id else None)
+        role = OrgRole.OWNER if user.id == caller.user_id else None
+        return OrgView(org, role, members=1, teams=0)
 
     async def list_orgs(self, caller: Principal) -> list[OrgView]:
         """The caller's organizations; every one for platform admins."""
@@ -92,18 +96,22 @@ class AccessService:
             orgs = OrgRepository(session)
             roles = {m.org_id: m.role for m in await orgs.memberships_of(caller.user_id)}
             found = await orgs.find(None if caller.is_admin else roles)
-        return [OrgView(org, roles.get(org.id)) for org in found]
+            sizes = await orgs.sizes(org.id for org in found)
+        return [_view(org, roles.get(org.id), sizes[org.id]) for org in found]
 
     async def get_org(self, caller: Principal, ref: str) -> OrgView:
         async with self.db.transaction() as session:
             org, role = await self._visible(session, caller, ref)
-        return OrgView(org, role)
+            sizes = await OrgRepository(session).sizes([org.id])
+        return _view(org, role, sizes[org.id])
 
     async def update_org(self, caller: Principal, ref: str, *, display_name: str) -> OrgView:
         async with self.db.transaction() as session:
             org, role = await self._managed(session, caller, ref)
-            updated = await OrgRepository(session).update(org.id, display_name=display_name)
+            orgs = OrgRepository(session)
+            updated = await orgs.update(org.id, display_name=display_name)
             assert updated is not None
+            sizes = await orgs.sizes([org.id])
             await self.audit.record(
                 "org.updated",
                 actor=caller,
@@ -112,7 +120,7 @@ class AccessService:
                 details={"display_name": display_name},
                 session=session,
             )
-        return OrgView(updated, role)
+        return _view(updated, role, sizes[org.id])
 
     async def delete_org(self, caller: Principal, ref: str) -> None:
         """Delete an organization with its memberships and teams.
@@ -324,6 +332,11 @@ class AccessService:
     def _forget(self, user_id: str) -> None:
         for cache in self.caches:
             cache.forget(user_id)
+
+
+def _view(org: Organization, role: OrgRole | None, sizes: tuple[int, int]) -> OrgView:
+    members, teams = sizes
+    return OrgView(org, role, members=members, teams=teams)
 
 
 async def _user(session: AsyncSession, ref: str) -> User:

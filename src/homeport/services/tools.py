@@ -115,9 +115,21 @@ class ApiToolService:
                 problems += found
             assistants.append({**assistant, "apis": apis} if apis else assistant)
             problems += _template_problems(f"app/{name}", assistant, ("assistants", i))
+            if not problems:
+                known = self._operations(apis)
+                problems += _response_problems(f"app/{name}", known, assistant, i)
         if problems:
             raise SpecInvalid(problems)
         return {**spec, "assistants": assistants} if assistants else spec
+
+    def _operations(self, apis: Sequence[dict[str, Any]]) -> dict[str, set[str]]:
+        """Each checked API's operation names, by the API's name."""
+        known: dict[str, set[str]] = {}
+        for api in apis:
+            schema = api.get("schema")
+            if isinstance(schema, dict) or (isinstance(schema, str) and "\n" in schema):
+                known[str(api.get("name"))] = {o.name for o in self.description(schema).operations}
+        return known
 
     async def _prepared_api(
         self, name: str, api: dict[str, Any], loc: Loc
@@ -369,6 +381,24 @@ def _api_problems(api: ApiSpec, description: ApiDescription) -> list[tuple[Loc, 
         error = check_template(template) if template else None
         if error:
             problems.append(((key,), f"not a valid template: {error}"))
+    return problems
+
+
+def _response_problems(
+    source: str, known: dict[str, set[str]], assistant: Any, index: int
+) -> list[SpecProblem]:
+    """Fixed responses a test declares must name an operation of the assistant's APIs."""
+    problems = []
+    everything = set().union(*known.values()) if known else set()
+    for t, test in enumerate(_list(assistant, "tests")):
+        for r, response in enumerate(_list(test, "api_responses")):
+            api, operation = response.get("api"), response.get("operation")
+            names = known.get(str(api), set()) if api else everything
+            if operation in names:
+                continue
+            where = f"the API {api!r} has" if api else "the assistant's APIs have"
+            loc: Loc = ("assistants", index, "tests", t, "api_responses", r, "operation")
+            problems.append(_problem(source, loc, f"{where} no operation {operation!r}"))
     return problems
 
 

@@ -2983,6 +2983,13 @@ export interface components {
             /** Citations */
             citations?: components["schemas"]["CitationOut"][];
             /**
+             * Api Calls
+             * @description An app's answer: the API calls its assistant made
+             */
+            api_calls?: {
+                [key: string]: unknown;
+            }[] | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -3181,6 +3188,16 @@ export interface components {
             created_at: string;
             /** @description Your role in it (null: you are not a member) */
             role: components["schemas"]["OrgRole"] | null;
+            /**
+             * Member Count
+             * @description How many members it has
+             */
+            member_count: number;
+            /**
+             * Team Count
+             * @description How many teams it has
+             */
+            team_count: number;
         };
         /**
          * OrgRole

@@ -7,6 +7,7 @@ import { useConversation } from "../hooks/useConversation";
 import { useKnowledgeBases } from "../hooks/useKnowledgeBases";
 import { useModels } from "../hooks/useModels";
 import { useSessions } from "../hooks/useSessions";
+import { useShortcuts } from "../hooks/useShortcuts";
 import {
   appsPath,
   chatIntent,
@@ -24,6 +25,7 @@ import { KnowledgeChips } from "./KnowledgeChips";
 import { KnowledgePicker } from "./KnowledgePicker";
 import { ModelPicker } from "./ModelPicker";
 import { SessionList } from "./SessionList";
+import { ShortcutsDialog } from "./ShortcutsDialog";
 
 interface Props {
   credentials: Credentials;
@@ -93,6 +95,22 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
     setError(null);
     navigate(chatPath(id));
   }
+
+  const shortcuts = useRef<HTMLDialogElement>(null);
+  useShortcuts({
+    newChat: () => {
+      open(null);
+      focusById("message");
+    },
+    searchChats: () => focusById("chat-search"),
+    focusMessage: () => focusById("message"),
+    stop: () => {
+      if (!conversation.streaming) return false;
+      conversation.stop();
+      return true;
+    },
+    showShortcuts: () => shortcuts.current?.showModal(),
+  });
 
   async function remove(id: string) {
     if ((await sessions.remove(id)) && id === sessionId) open(null);
@@ -173,6 +191,15 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
               onChange={setModel}
               disabled={conversation.streaming}
             />
+            <button
+              type="button"
+              className="shortcuts-button"
+              aria-label="Keyboard shortcuts"
+              title="Keyboard shortcuts (Ctrl+/)"
+              onClick={() => shortcuts.current?.showModal()}
+            >
+              <span aria-hidden="true">⌨</span>
+            </button>
           </div>
           <KnowledgeChips
             bases={knowledge.bases}
@@ -215,8 +242,15 @@ export function ChatPage({ credentials, onUnauthorized }: Props) {
           }}
         />
       </main>
+      <ShortcutsDialog ref={shortcuts} />
     </div>
   );
+}
+
+/** Move the keyboard focus to an element of the page (after the next render, which may
+ *  be the one that shows it). */
+function focusById(id: string) {
+  window.setTimeout(() => document.getElementById(id)?.focus(), 0);
 }
 
 /** Who answers in this chat when it is an app: its avatar and name, linking to its page. */

@@ -1,4 +1,3 @@
-import { useId } from "react";
 import type { Session } from "../api/client";
 import { SessionItem } from "./SessionItem";
 
@@ -18,7 +17,7 @@ interface Props {
 }
 
 export function SessionList(props: Props) {
-  const searchId = useId();
+  const searchId = "chat-search"; // Ctrl+K comes here (useShortcuts)
   return (
     <nav className="sessions" aria-label="Chats">
       <button type="button" className="new-chat" onClick={() => props.onOpen(null)}>

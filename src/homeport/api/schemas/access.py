@@ -38,6 +38,8 @@ class OrgOut(BaseModel):
     display_name: str
     created_at: datetime
     role: OrgRole | None = Field(description="Your role in it (null: you are not a member)")
+    member_count: int = Field(description="How many members it has")
+    team_count: int = Field(description="How many teams it has")
 
     @classmethod
     def of(cls, view: OrgView) -> OrgOut:
@@ -48,6 +50,8 @@ class OrgOut(BaseModel):
             display_name=org.display_name,
             created_at=org.created_at,
             role=view.role,
+            member_count=view.members,
+            team_count=view.teams,
         )
 
 

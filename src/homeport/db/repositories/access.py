@@ -132,6 +132,23 @@ class OrgRepository:
         )
         return int(count or 0)
 
+    async def sizes(self, org_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """How many members and teams each organization has, by id (counted in the database)."""
+        ids = list(org_ids)
+        members = await self.session.execute(
+            select(MembershipRow.org_id, func.count())
+            .where(MembershipRow.org_id.in_(ids))
+            .group_by(MembershipRow.org_id)
+        )
+        teams = await self.session.execute(
+            select(TeamRow.org_id, func.count())
+            .where(TeamRow.org_id.in_(ids))
+            .group_by(TeamRow.org_id)
+        )
+        counted_members: dict[str, int] = {org_id: count for org_id, count in members}
+        counted_teams: dict[str, int] = {org_id: count for org_id, count in teams}
+        return {i: (counted_members.get(i, 0), counted_teams.get(i, 0)) for i in ids}
+
     async def members_named(self, org_id: str) -> list[tuple[Membership, str]]:
         """The members with their user names, by name."""
         rows = await self.session.execute(

@@ -8,11 +8,13 @@ import { AuditLog } from "./AuditLog";
 import { OAuthProvidersAdmin } from "./OAuthProvidersAdmin";
 import { ProvidersAdmin } from "./ProvidersAdmin";
 import { RunnersAdmin } from "./RunnersAdmin";
+import { TeamsAdmin } from "./teams/TeamsAdmin";
 import { UsageAdmin } from "./UsageAdmin";
 import { UsersAdmin } from "./UsersAdmin";
 
 const SECTIONS = [
   { path: "/admin/users", label: "Users" },
+  { path: "/admin/teams", label: "Teams" },
   { path: "/admin/keys", label: "API keys" },
   { path: "/admin/providers", label: "Providers" },
   { path: "/admin/runners", label: "Runners" },
@@ -53,6 +55,7 @@ export function AdminPage({ credentials }: { credentials: Credentials }) {
       </nav>
       <main className="admin-main">
         {current.path === "/admin/users" && <UsersAdmin client={client} />}
+        {current.path === "/admin/teams" && <TeamsAdmin client={client} />}
         {current.path === "/admin/keys" && <ApiKeysAdmin client={client} />}
         {current.path === "/admin/providers" && <ProvidersAdmin client={client} />}
         {current.path === "/admin/runners" && <RunnersAdmin client={client} />}
