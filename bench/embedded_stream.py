@@ -195,6 +195,7 @@ def homeport_env(port: int, data_dir: Path) -> dict[str, str]:
         "HOMEPORT_DATA_DIR": str(data_dir),
         "HOMEPORT_BOOTSTRAP_API_KEY": API_KEY,
         "HOMEPORT_ACCESS_LOG": "false",
+        "HOMEPORT_DEMO_APPS": "false",
         "HOMEPORT_EMBEDDED_MODEL": "true",
         "HOMEPORT_EMBEDDER": "false",
         "HOMEPORT_OLLAMA_AUTODETECT": "false",

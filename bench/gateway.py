@@ -278,6 +278,7 @@ def homeport_env(*, port: int, mock_port: int, data_dir: Path) -> dict[str, str]
         "HOMEPORT_OPENAI_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
         "HOMEPORT_OPENAI_API_KEY": "mock-key",
         "HOMEPORT_ACCESS_LOG": "false",
+        "HOMEPORT_DEMO_APPS": "false",
         "HOMEPORT_EMBEDDED_MODEL": "false",
         "HOMEPORT_EMBEDDER": "false",
         "HOMEPORT_OLLAMA_AUTODETECT": "false",

@@ -195,6 +195,7 @@ async def check(tokens: int, runs: int, workdir: Path, *, cpu: bool) -> dict[str
         data_dir=workdir / "data",
         port=port,
         embedded_model=False,
+        demo_apps=False,
         embedder=False,
         local_runner=False,
         ollama_autodetect=False,

@@ -249,6 +249,7 @@ def settings_for(data_dir: Path, *, size: int | None, overlap: int | None) -> Se
         "data_dir": data_dir,
         "embedded_model": False,
         "embedder": True,
+        "demo_apps": False,
         "ollama_autodetect": False,
         "bootstrap_api_key": API_KEY,
         "access_log": False,

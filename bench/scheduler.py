@@ -118,6 +118,7 @@ async def measure(requests: int, workdir: Path) -> dict[str, Any]:
         data_dir=workdir / "data",
         port=port,
         embedded_model=False,
+        demo_apps=False,
         embedder=False,
         ollama_autodetect=False,
         bootstrap_api_key=API_KEY,

@@ -342,6 +342,7 @@ def bench_settings(data_dir: Path, args: argparse.Namespace, *, embedded: bool) 
         data_dir=data_dir,
         embedded_model=embedded,
         embedder=False,
+        demo_apps=False,
         ollama_autodetect=False,
         bootstrap_api_key=API_KEY,
         access_log=False,

@@ -108,6 +108,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "bootstrap_api_key": ADMIN_KEY,
         "access_log": False,
         "model_refresh_seconds": 3600,
+        "demo_apps": False,
     }
     values.update(overrides)
     return Settings(**values)

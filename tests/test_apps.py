@@ -3,14 +3,15 @@ answering over the OpenAI API with their system prompt, model and knowledge."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from homeport.services.container import Services
+from homeport.services.container import Services, build_services
 from homeport.testing import FakeOpenAI
-from tests.conftest import asgi_client, new_user_key
+from tests.conftest import asgi_client, make_settings, new_user_key
 from tests.test_knowledge import LIGHTHOUSE, create, wait_ready
 
 pytestmark = pytest.mark.anyio
@@ -279,3 +280,23 @@ async def test_an_app_with_several_assistants_picks_one_by_name(
     assert upstream.requests[-1].json["messages"][0]["content"] == "Greet people."
     missing = await ask(client, "app/duo/poet", "Hi")
     assert missing.status_code == 404 and "no assistant" in missing.json()["error"]["message"]
+
+
+async def test_a_new_installation_publishes_the_demo_apps_once(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, demo_apps=True)
+    async with build_services(settings) as services, asgi_client(services) as admin:
+        key = await new_user_key(admin, "newcomer")
+        async with asgi_client(services, key) as newcomer:
+            store = (await newcomer.get("/api/v1/apps")).json()
+        assert {(a["name"], a["published"]) for a in store} == {
+            ("brekka-guide", True),
+            ("marvin", True),
+        }
+        guide = (await admin.get("/api/v1/apps/brekka-guide")).json()
+        assert guide["version"]["label"] == "demo"
+        assert "lighthouse" in guide["yaml"].lower()
+        assert (await admin.delete("/api/v1/apps/marvin")).status_code == 204
+
+    async with build_services(settings) as services, asgi_client(services) as admin:
+        names = [a["name"] for a in (await admin.get("/api/v1/apps")).json()]
+    assert names == ["brekka-guide"]  # not seeded again

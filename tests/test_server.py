@@ -51,6 +51,7 @@ def _serve(tmp_path: Path, port: int, **env: str) -> subprocess.Popen[str]:
         "HOMEPORT_EMBEDDED_MODEL": "false",
         "HOMEPORT_OLLAMA_AUTODETECT": "false",
         "HOMEPORT_LOG_FORMAT": "json",
+        "HOMEPORT_DEMO_APPS": "false",
         **env,
     }
     return subprocess.Popen(

@@ -39,6 +39,8 @@ WRAPPER_KEYS = ("apiVersion", "kind", "metadata", "spec")
 MAX_VALUES = 100_000  # per document, aliases expanded: no "billion laughs"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NULL_TAG = "tag:yaml.org,2002:null"
+# Knowledge files read from beside an app file (`source.filestore.path`).
+KNOWLEDGE_TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".csv", ".html", ".htm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,33 @@ def resolve_files(
     if problems:
         raise SpecInvalid(problems)
     return spec.model_copy(update={"assistants": assistants})
+
+
+def spec_with_files(app: LoadedApp, base_dir: Path) -> dict[str, Any]:
+    """The spec to send to a server: API schema files read in, and knowledge
+    `filestore.path` files read into `text` (text formats only)."""
+    spec = app.with_files(base_dir).spec
+    data: dict[str, Any] = spec.model_dump(by_alias=True, exclude_defaults=True)
+    for assistant in data.get("assistants", []):
+        for entry in assistant.get("knowledge", []):
+            files = (entry.get("source") or {}).pop("filestore", None)
+            if files:
+                entry["source"]["text"] = _knowledge_text(base_dir, files["path"], app.source)
+    return data
+
+
+def _knowledge_text(base: Path, relative: str, source: str) -> str:
+    path = (base / relative).resolve()
+    if path.suffix.lower() not in KNOWLEDGE_TEXT_SUFFIXES:
+        raise ValidationFailed(
+            f"{source}: knowledge file {relative}: only text files "
+            f"({', '.join(KNOWLEDGE_TEXT_SUFFIXES)}) are read from beside an app; upload others "
+            "to a knowledge base (`homeport knowledge add`) and name it with `knowledge_base:`"
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"{source}: knowledge file {relative}: {exc}") from exc
 
 
 def _read_schema(base: Path, relative: str) -> tuple[str, str | None]:

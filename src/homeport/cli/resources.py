@@ -17,13 +17,11 @@ from typing import Any
 
 import yaml
 
-from homeport.apps.loading import load_documents
-from homeport.apps.spec import AppSpec
+from homeport.apps.loading import load_documents, spec_with_files
 from homeport.errors import ValidationFailed
 
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 YAML_SUFFIXES = (".yaml", ".yml")
-TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".csv", ".html", ".htm")
 APP_KIND = "AIApp"
 API_VERSION = "app.aispec.org/v1alpha1"
 
@@ -50,35 +48,10 @@ def _apps(source: str, text: str) -> list[dict[str, Any]]:
             "apiVersion": API_VERSION,
             "kind": APP_KIND,
             "metadata": {"name": app.name},
-            "spec": _with_knowledge_files(app.with_files(base).spec, base, source),
+            "spec": spec_with_files(app, base),
         }
         for app in load_documents(text, source=source)
     ]
-
-
-def _with_knowledge_files(spec: AppSpec, base: Path, source: str) -> dict[str, Any]:
-    """The spec to send: knowledge `filestore.path` files read into `text` (text formats)."""
-    data: dict[str, Any] = spec.model_dump(by_alias=True, exclude_defaults=True)
-    for assistant in data.get("assistants", []):
-        for entry in assistant.get("knowledge", []):
-            files = (entry.get("source") or {}).pop("filestore", None)
-            if files:
-                entry["source"]["text"] = _knowledge_text(base, files["path"], source)
-    return data
-
-
-def _knowledge_text(base: Path, relative: str, source: str) -> str:
-    path = (base / relative).resolve()
-    if path.suffix.lower() not in TEXT_SUFFIXES:
-        raise ValidationFailed(
-            f"{source}: knowledge file {relative}: only text files ({', '.join(TEXT_SUFFIXES)}) "
-            "are read from beside an app; upload others to a knowledge base "
-            "(`homeport knowledge add`) and name it with `knowledge_base:`"
-        )
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(f"{source}: knowledge file {relative}: {exc}") from exc
 
 
 def _texts(sources: list[str]) -> list[tuple[str, str]]:

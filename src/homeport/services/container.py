@@ -12,6 +12,7 @@ import aiohttp
 
 from homeport.auth.secretbox import SecretBox
 from homeport.db.engine import Database
+from homeport.db.repositories import UserRepository
 from homeport.domain.runners import parse_memory
 from homeport.knowledge.blobs import BlobStore
 from homeport.knowledge.stores.base import VectorStore, open_store
@@ -33,6 +34,7 @@ from homeport.services.apply import ApplyService, ProviderKind
 from homeport.services.apps import AppKind, AppOwnedData, AppService, AppShares
 from homeport.services.audit import AuditService
 from homeport.services.connections import ConnectionService, ConnectionsOwnedData
+from homeport.services.demo import seed_demo_apps
 from homeport.services.device import DeviceService
 from homeport.services.evals import EvalService
 from homeport.services.feedback import FeedbackService
@@ -118,9 +120,12 @@ async def build_services(
         await db.migrate()
         store = await open_store(settings, db)
         services = _assemble(settings, db, http, catalog, metrics or Metrics(), outbound, store)
+        first_start = await _no_users(db)
         await services.users.bootstrap(settings)
         await services.runners.start()
         await services.providers.start()
+        if first_start and settings.demo_apps:
+            await seed_demo_apps(db, services.apps)
         async with (
             services.usage.running(),
             _running_runners(services),
@@ -260,6 +265,11 @@ def _assemble(
         tools=tools,
         evals=EvalService(db, apps, inference, eval_jobs),
     )
+
+
+async def _no_users(db: Database) -> bool:
+    async with db.transaction() as session:
+        return await UserRepository(session).count() == 0
 
 
 def _current_policy(
