@@ -1,5 +1,6 @@
 import { useId, useState, type FormEvent } from "react";
 import type { AppInfo, MessageFeedback, Rating } from "../api/client";
+import { Icon } from "./Icon";
 
 interface Props {
   feedback: MessageFeedback | null;
@@ -115,16 +116,7 @@ function RatingButton({ rating, label, feedback, editing, note, open }: ButtonPr
       title={`${label}. ${note}`}
       onClick={() => open(rating)}
     >
-      <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">
-        <path
-          d={THUMB[rating]}
-          fill="none"
-          stroke="currentColor"
-          strokeWidth="2"
-          strokeLinecap="round"
-          strokeLinejoin="round"
-        />
-      </svg>
+      <Icon path={THUMB[rating]} />
     </button>
   );
 }

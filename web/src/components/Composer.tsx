@@ -1,5 +1,6 @@
 import { useRef, useState, type DragEvent, type FormEvent, type KeyboardEvent } from "react";
 import type { Attachment } from "../hooks/useAttachments";
+import { Icon } from "./Icon";
 
 interface Props {
   value: string;
@@ -124,16 +125,7 @@ function AttachButton({ onAttach }: { onAttach: (files: File[]) => void }) {
         title="Attach files (PDF, Word, PowerPoint, HTML, Markdown, text, CSV)"
         onClick={() => input.current?.click()}
       >
-        <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
-          <path
-            d={PAPERCLIP}
-            fill="none"
-            stroke="currentColor"
-            strokeWidth="2"
-            strokeLinecap="round"
-            strokeLinejoin="round"
-          />
-        </svg>
+        <Icon path={PAPERCLIP} size={18} />
       </button>
     </>
   );

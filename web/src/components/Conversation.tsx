@@ -6,6 +6,7 @@ import { Starters } from "./apps/Starters";
 import { AnswerFeedback } from "./AnswerFeedback";
 import { ApiCallsList } from "./ApiCallsList";
 import { SourcesList } from "./SourcesList";
+import { Icon } from "./Icon";
 
 // The Markdown renderer and highlight.js are a chunk of their own, fetched (from Homeport, not
 // a CDN) when the first answer is shown; until then the answer shows as plain text.
@@ -152,16 +153,7 @@ function RegenerateButton({ onClick }: { onClick: () => void }) {
       title="Regenerate answer: ask the same question again (this answer is replaced)"
       onClick={onClick}
     >
-      <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">
-        <path
-          d={REFRESH}
-          fill="none"
-          stroke="currentColor"
-          strokeWidth="2"
-          strokeLinecap="round"
-          strokeLinejoin="round"
-        />
-      </svg>
+      <Icon path={REFRESH} />
     </button>
   );
 }
