@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +428,24 @@ async def test_a_cancelled_run_stops_and_keeps_what_it_finished(
     assert run["status"] == "cancelled" and run["done"] < run["total"]
     assert (await client.delete(f"/api/v1/evals/{run_id}")).status_code == 204
     assert (await client.get(f"/api/v1/evals/{run_id}")).status_code == 404
+
+
+async def test_samples_run_concurrently_when_the_server_allows(
+    tmp_path: Path, instructed: FakeOpenAI
+) -> None:
+    instructed.responder = lambda body: Reply(follows_system_prompt(body), delay=0.3)
+    settings = make_settings(tmp_path, eval_concurrency=4)
+    async with build_services(settings) as services, asgi_client(services) as client:
+        await client.post(
+            "/api/v1/providers",
+            json={"name": "up", "base_url": instructed.base_url},  # type: ignore[attr-defined]
+        )
+        await apply(client, "support", support_app(tests=TESTS[:1]))
+        run = await evaluate(client, app="support", samples=8)
+
+    assert run["status"] == "succeeded" and run["summary"]["passed"] == 8
+    answering = sum(r["steps"][0]["latency_ms"] for r in run["results"]) / 1000
+    started = datetime.fromisoformat(run["started_at"])
+    wall = (datetime.fromisoformat(run["finished_at"]) - started).total_seconds()
+    # One after another, the run would take at least as long as its answers together.
+    assert answering > 1.5 * wall, (answering, wall)

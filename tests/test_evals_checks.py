@@ -369,3 +369,30 @@ def test_cases_are_added_to_the_app_file_keeping_its_comments(tmp_path: Path) ->
 
     (loaded,) = load_resources([str(app)])
     assert loaded["spec"]["assistants"][0]["tests"][0]["name"] == "feedback-00000001"
+
+
+async def test_the_judge_reads_a_later_step_with_the_conversation_before_it() -> None:
+    test = TestSpec.model_validate(
+        {
+            "name": "t",
+            "steps": [
+                {"prompt": "How long does delivery take?"},
+                {"prompt": "And to Tindholm?", "assertions": [{"llm_judge": "Gives a time."}]},
+            ],
+        }
+    )
+    replies = deque([Reply("3 to 5 working days."), Reply("A day more: 4 to 6.")])
+
+    async def ask(messages: list[ChatMessage], fixed: FixedResponses | None) -> Reply:
+        return replies.popleft()
+
+    scripted = ScriptedModel('{"reason": "a time", "score": 5, "pass": true}')
+    passed, _ = await run_case(test, ask, Judge(scripted.model))
+
+    assert passed is True
+    (asked,) = scripted.asked
+    assert isinstance(asked, ChatRequest)
+    assert (
+        "Question:\n(Earlier in the conversation:\nUser: How long does delivery take?\n"
+        "Assistant: 3 to 5 working days.)\nAnd to Tindholm?\n\nAnswer:\nA day more: 4 to 6."
+    ) in asked.messages[0].text

@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     # Eval runs at once (each runs its samples one after another); their own workers, so a
     # long eval never holds up ingestion.
     eval_workers: int = Field(default=1, ge=1, le=16)
+    # Samples of one eval run answered at once (for providers that serve requests in parallel).
+    eval_concurrency: int = Field(default=1, ge=1, le=32)
     # On the first start: publish the demo apps (a persona, a guide citing a document).
     demo_apps: bool = True
     # Rerank what chat retrieves with this model (a rerank endpoint, else graded by the LLM);

@@ -91,18 +91,29 @@ async def _step(
         api_calls=reply.api_calls,
         citations=reply.citations,
     )
-    outcomes = [await _outcome(a, step, seen, judge) for a in step.assertions]
+    question = _question(messages)
+    outcomes = [await _outcome(a, question, seen, judge) for a in step.assertions]
     if step.expected_output:
-        outcomes.append(await _expected(step, seen, judge))
+        outcomes.append(await _expected(step, question, seen, judge))
     return _record(step, seen, None, outcomes), reply.answer
 
 
+def _question(messages: list[ChatMessage]) -> str:
+    """What the judge reads as the question: the step's prompt, after the conversation
+    before it (a later step's question often means nothing alone)."""
+    *before, last = messages
+    if not before:
+        return last.text
+    earlier = "\n".join(f"{m.role.capitalize()}: {m.text}" for m in before)
+    return f"(Earlier in the conversation:\n{earlier})\n{last.text}"
+
+
 async def _outcome(
-    assertion: Any, step: TestStep, seen: Observation, judge: Judge | None
+    assertion: Any, question: str, seen: Observation, judge: Judge | None
 ) -> Outcome:
     if not isinstance(assertion, LlmJudge):
         return check(assertion, seen)
-    verdict = await _judged(judge, step.prompt, seen.answer, criteria(rubric=assertion.rubric))
+    verdict = await _judged(judge, question, seen.answer, criteria(rubric=assertion.rubric))
     if isinstance(verdict, Outcome):
         return Outcome("llm_judge", describe(assertion), False, verdict.detail)
     passed = verdict.passed and (
@@ -111,11 +122,11 @@ async def _outcome(
     return Outcome("llm_judge", describe(assertion), passed, verdict.reason, verdict.score)
 
 
-async def _expected(step: TestStep, seen: Observation, judge: Judge | None) -> Outcome:
+async def _expected(
+    step: TestStep, question: str, seen: Observation, judge: Judge | None
+) -> Outcome:
     name = "expected output"
-    verdict = await _judged(
-        judge, step.prompt, seen.answer, criteria(expected=step.expected_output)
-    )
+    verdict = await _judged(judge, question, seen.answer, criteria(expected=step.expected_output))
     if isinstance(verdict, Outcome):
         return Outcome("expected_output", name, False, verdict.detail)
     return Outcome("expected_output", name, verdict.passed, verdict.reason, verdict.score)

@@ -263,7 +263,7 @@ def _assemble(
         connections=connections,
         apps=apps,
         tools=tools,
-        evals=EvalService(db, apps, inference, eval_jobs),
+        evals=EvalService(db, apps, inference, eval_jobs, concurrency=settings.eval_concurrency),
     )
 
 

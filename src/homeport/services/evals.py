@@ -16,11 +16,12 @@ declares them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from homeport.apps.cases import TestSpec
 from homeport.db.engine import Database
@@ -42,6 +43,7 @@ from homeport.tools.fixed import FixedResponses
 from homeport.tools.strategies import Model
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=BaseException)
 
 RUN = "eval.run"
 MAX_SAMPLES = 100
@@ -137,8 +139,12 @@ class EvalService:
         apps: AppService,
         inference: InferenceService,
         jobs: JobRunner,
+        *,
+        concurrency: int = 1,
     ) -> None:
         self.db = db
+        # Samples of one run answered at once (HOMEPORT_EVAL_CONCURRENCY).
+        self.concurrency = concurrency
         self.apps = apps
         self.inference = inference
         self.jobs = jobs
@@ -218,7 +224,7 @@ class EvalService:
         _, version = await self.apps.version(principal, run.app, run.version)
         return EvalView(run, len(results), version.draft, results, comparison)
 
-    async def list(
+    async def runs(
         self,
         principal: Principal,
         *,
@@ -320,29 +326,50 @@ class EvalService:
         if principal is None:
             await self._finish(run.id, "failed", "the user who started the run is gone")
             return
+        todo = [
+            (sample, case)
+            for sample in range(run.samples)
+            for case in run.cases
+            if (case.name, sample) not in kept
+        ]
+        error = None
         try:
             judge = (
                 await self._judge(principal, run.judge_model, run.judge_prompt or DEFAULT_PROMPT)
                 if run.judge_model
                 else None
             )
-            for sample in range(run.samples):
-                for case in run.cases:
-                    if (case.name, sample) in kept:
-                        continue
-                    if await self._cancelled(run.id):
-                        return
-                    result = await self._sample(principal, run, case, sample, judge)
-                    async with self.db.transaction() as session:
-                        await EvalRepository(session).add_result(run.id, result)
-        except HomeportError as exc:
-            await self._finish(run.id, "failed", exc.message)
-            return
-        except Exception as exc:  # a defect: the run says so rather than hang as running
-            log.exception("eval run %s failed", run.id)
-            await self._finish(run.id, "failed", f"internal error: {type(exc).__name__}")
-            return
-        await self._finish(run.id, "succeeded", None)
+            await self._samples(principal, run, todo, judge)
+        except* HomeportError as failed:
+            error = _first(failed).message
+        except* Exception as failed:  # a defect: the run says so rather than hang as running
+            log.error("eval run %s failed", run.id, exc_info=_first(failed))
+            error = f"internal error: {type(_first(failed)).__name__}"
+        # A cancelled run stays cancelled: only a queued or running one moves.
+        await self._finish(run.id, "failed" if error else "succeeded", error)
+
+    async def _samples(
+        self,
+        principal: Principal,
+        run: EvalRun,
+        todo: list[tuple[int, EvalCase]],
+        judge: Judge | None,
+    ) -> None:
+        """The samples, `concurrency` at once, each kept as it finishes; none is started
+        once the run is cancelled."""
+        pending = iter(todo)
+
+        async def worker() -> None:
+            for sample, case in pending:  # one iterator: each sample is taken once
+                if await self._cancelled(run.id):
+                    return
+                result = await self._sample(principal, run, case, sample, judge)
+                async with self.db.transaction() as session:
+                    await EvalRepository(session).add_result(run.id, result)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(self.concurrency, len(todo)))):
+                group.create_task(worker())
 
     async def _sample(
         self, principal: Principal, run: EvalRun, case: EvalCase, sample: int, judge: Judge | None
@@ -376,6 +403,12 @@ class EvalService:
             await EvalRepository(session).set_status(
                 run_id, status, error=error, only_from=("queued", "running")
             )
+
+
+def _first(group: BaseExceptionGroup[E]) -> E:
+    """The first exception in a (nested) group."""
+    found = group.exceptions[0]
+    return _first(found) if isinstance(found, BaseExceptionGroup) else found
 
 
 def _check_request(request: EvalRequest) -> None:

@@ -35,7 +35,7 @@ async def list_runs(
     limit: int = Query(default=20, ge=1, le=200),
 ) -> EvalPage:
     """Runs of the apps you may edit, newest first (summaries without results)."""
-    views = await services.evals.list(caller, app=app, before=before, limit=limit + 1)
+    views = await services.evals.runs(caller, app=app, before=before, limit=limit + 1)
     return EvalPage(
         data=[_out(v, with_results=False) for v in views[:limit]], has_more=len(views) > limit
     )
