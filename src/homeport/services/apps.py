@@ -48,6 +48,7 @@ from homeport.services.apply import Applied as ApplyResult
 from homeport.services.apply import Resource
 from homeport.services.audit import AuditService
 from homeport.services.knowledge import KnowledgeInput, KnowledgeService, UrlInput
+from homeport.services.lru import Lru
 from homeport.services.sharing import GrantIndex, SharedResource
 from homeport.services.users import load_principal
 
@@ -56,6 +57,7 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 RESERVED = frozenset({"schema"})
 API_VERSION = "app.aispec.org/v1alpha1"
 Action = Literal["created", "updated", "unchanged"]
+CACHED_SPECS = 128  # the versions answering lately, as stored and as validated
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,9 @@ class AppService:
         self.secrets_missing = secrets_missing
         # async (name, spec) -> the spec with its APIs checked, URL schemas inlined
         self.prepare_apis: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
+        # Versions never change, so these are never stale: an app made again gets a new id.
+        self._versions: Lru[tuple[str, int], AppVersion] = Lru(CACHED_SPECS)
+        self._specs: Lru[str, AppSpec] = Lru(CACHED_SPECS)
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -338,10 +343,14 @@ class AppService:
         self, principal: Principal, name: str, number: int | None = None
     ) -> tuple[App, AppVersion]:
         app = await self.get(principal, name)
-        async with self.db.transaction() as session:
-            version = await AppRepository(session).version(app.id, number or app.current_version)
+        key = (app.id, number or app.current_version)
+        version = self._versions.get(key)  # versions never change: read each once
         if version is None:
-            raise NotFound(f"app '{name}' has no version {number}", param="version")
+            async with self.db.transaction() as session:
+                version = await AppRepository(session).version(*key)
+            if version is None:
+                raise NotFound(f"app '{name}' has no version {number}", param="version")
+            self._versions.put(key, version)
         return app, version
 
     async def history(self, principal: Principal, name: str) -> tuple[App, list[AppVersion]]:
@@ -409,11 +418,21 @@ class AppService:
             app, version = await self.version(principal, target.name, target.version)
         except NotFound:
             raise ModelNotFound(model_id) from None
-        spec = validate_spec(app.name, version.spec)
+        spec = self._parsed(app.name, version)
         index = _assistant(spec, target.assistant, model_id)
         knowledge = await self._knowledge(principal, app, spec.assistants[index])
         assistant = spec.assistants[index]
         return Served(app, version, assistant, version.models[index], knowledge, index)
+
+    def _parsed(self, name: str, version: AppVersion) -> AppSpec:
+        """The version's spec as models, validated once: versions never change (an API's
+        inline schema can be megabytes)."""
+        found = self._specs.get(version.id)
+        return (
+            found
+            if found is not None
+            else self._specs.put(version.id, validate_spec(name, version.spec))
+        )
 
     async def models(self, principal: Principal) -> list[ModelInfo]:
         """The apps the caller may use, as `/v1/models` lists them."""

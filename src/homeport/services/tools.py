@@ -20,11 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeport.apps.base import format_path
 from homeport.apps.loading import SpecInvalid, SpecProblem
@@ -37,6 +36,7 @@ from homeport.domain.tools import ApiCall, ApiCallRecord, ApiDescription
 from homeport.domain.users import Principal
 from homeport.errors import HomeportError, NotFound
 from homeport.outbound import OutboundClient
+from homeport.services.lru import Lru
 from homeport.tools.executor import ApiBinding, ApiExecutor
 from homeport.tools.fixed import FixedResponses
 from homeport.tools.openapi import SpecUnusable, parse_text, read_api
@@ -62,8 +62,6 @@ CACHED_DESCRIPTIONS = 64
 DEFAULT_HISTORY = 4
 
 Loc = tuple[str | int, ...]
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 class Connections(Protocol):
@@ -95,10 +93,10 @@ class ApiToolService:
         # async (owner_id, value) -> value with `${NAME}` replaced by the owner's secrets
         self.secrets = secrets
         self.connections = connections
-        self._descriptions: _Lru[str, ApiDescription] = _Lru(CACHED_DESCRIPTIONS)
+        self._descriptions: Lru[str, ApiDescription] = Lru(CACHED_DESCRIPTIONS)
         # By (version id, assistant): versions never change, so neither do their APIs.
-        self._served: _Lru[tuple[str, int, str], ApiDescription] = _Lru(CACHED_DESCRIPTIONS)
-        self._indexes: _Lru[tuple[str, int], OperationIndex] = _Lru(CACHED_DESCRIPTIONS)
+        self._served: Lru[tuple[str, int, str], ApiDescription] = Lru(CACHED_DESCRIPTIONS)
+        self._indexes: Lru[tuple[str, int], OperationIndex] = Lru(CACHED_DESCRIPTIONS)
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -319,27 +317,6 @@ class ApiToolService:
             return await ApiCallRepository(session).recent(
                 app=app, user_id=user_id, before=before, limit=limit
             )
-
-
-class _Lru(Generic[K, V]):
-    """At most `size` entries; the least recently used goes first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        if key not in self._entries:
-            return None
-        self._entries.move_to_end(key)
-        return self._entries[key]
-
-    def put(self, key: K, value: V) -> V:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-        return value
 
 
 def _strategy(assistant: AssistantSpec, model: ModelInfo) -> str:
