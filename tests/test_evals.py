@@ -449,3 +449,35 @@ async def test_samples_run_concurrently_when_the_server_allows(
     wall = (datetime.fromisoformat(run["finished_at"]) - started).total_seconds()
     # One after another, the run would take at least as long as its answers together.
     assert answering > 1.5 * wall, (answering, wall)
+
+
+async def test_a_spec_is_stored_as_a_draft_version_through_the_api(
+    client: httpx.AsyncClient, upstream: FakeOpenAI
+) -> None:
+    live = await apply(client, "support", support_app())
+
+    drafted = await client.post(
+        "/api/v1/apps/support/drafts",
+        json={"spec": support_app(REGRESSED_PROMPT), "label": "support.yaml at main"},
+    )
+    again = await client.post(
+        "/api/v1/apps/support/drafts", json={"spec": support_app(REGRESSED_PROMPT)}
+    )
+    broken = await client.post("/api/v1/apps/support/drafts", json={"spec": {"assistants": []}})
+
+    assert drafted.status_code == 200, drafted.text
+    version = drafted.json()
+    assert (version["number"], version["draft"], version["current"]) == (live + 1, True, False)
+    assert version["label"] == "support.yaml at main"
+    assert again.json()["number"] == live + 1
+    assert broken.status_code == 422
+    answer = await client.post(
+        "/v1/chat/completions",
+        json={
+            "model": f"app/support@{live + 1}",
+            "messages": [{"role": "user", "content": "How do refunds work?"}],
+        },
+    )
+    assert answer.json()["choices"][0]["message"]["content"] == "Refunds are possible."
+    store = (await client.get("/api/v1/apps")).json()
+    assert [a["version"] for a in store if a["name"] == "support"] == [live]

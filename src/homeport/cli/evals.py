@@ -95,10 +95,12 @@ def run(
     client = Client.from_settings()
     options = {"samples": samples, "judge_model": judge_model, "judge_prompt": judge_prompt}
     head_body = _head(target, filename)
-    head = client.post("/api/v1/evals", {**head_body, **options})
+    base_body = _base(compare, head_body["app"], filename) if compare is not None else None
+    if base_body is not None:  # drafted first, so the older spec gets the lower number
+        base_body = _drafted(client, base_body)
+    head = client.post("/api/v1/evals", {**_drafted(client, head_body), **options})
     base = None
-    if compare is not None:
-        base_body = _base(compare, head["app"], filename)
+    if base_body is not None:
         base = client.post(
             "/api/v1/evals", {**base_body, **options, "tests_version": head["version"]}
         )
@@ -130,6 +132,15 @@ def _head(target: str | None, filename: Path | None) -> dict[str, Any]:
         raise ValidationFailed(f"'{target}' is not NAME or NAME@VERSION")
     version = match["version"]
     return {"app": match["app"], "version": int(version) if version else None}
+
+
+def _drafted(client: Client, body: dict[str, Any]) -> dict[str, Any]:
+    """A target with a spec, as the draft version made of it (`app`, `version`)."""
+    if "spec" not in body:
+        return body
+    fields = {k: body[k] for k in ("spec", "label", "git") if k in body}
+    version = client.post(f"/api/v1/apps/{body['app']}/drafts", fields)
+    return {"app": body["app"], "version": version["number"]}
 
 
 def _base(compare: str, app: str, filename: Path | None) -> dict[str, Any]:

@@ -1550,6 +1550,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/{name}/drafts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Draft
+         * @description Store a spec as a draft version: it answers only as `app/<name>@<number>` and never
+         *     becomes current (evals run drafts). A version with exactly this spec is returned as is.
+         */
+        post: operations["draft_api_v1_apps__name__drafts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{name}/publish": {
         parameters: {
             query?: never;
@@ -2324,6 +2345,28 @@ export interface components {
             pending: number;
             /** Data */
             data: components["schemas"]["DocumentOut"][];
+        };
+        /** DraftIn */
+        DraftIn: {
+            /**
+             * Spec
+             * @description An app spec (the `spec` of a kind: AIApp)
+             */
+            spec: {
+                [key: string]: unknown;
+            };
+            /**
+             * Label
+             * @description Names the draft in history
+             */
+            label?: string | null;
+            /**
+             * Git
+             * @description Where the spec's file came from
+             */
+            git?: {
+                [key: string]: string;
+            } | null;
         };
         /** EmbeddingIn */
         EmbeddingIn: {
@@ -7492,6 +7535,41 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RollbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    draft_api_v1_apps__name__drafts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DraftIn"];
             };
         };
         responses: {

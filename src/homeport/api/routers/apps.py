@@ -8,7 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Query, status
 
 from homeport.api.deps import ApplyCaller, ModelsCaller, ServicesDep, UsersAdmin
-from homeport.api.schemas.apps import AppOut, InspectOut, PublishIn, RollbackIn, VersionOut
+from homeport.api.schemas.apps import (
+    AppOut,
+    DraftIn,
+    InspectOut,
+    PublishIn,
+    RollbackIn,
+    VersionOut,
+)
 from homeport.apps.forms import app_json_schema
 from homeport.services.apps import spec_yaml
 
@@ -69,6 +76,15 @@ async def rollback(
     """Make an earlier version's spec current again, as a new version."""
     version = await services.apps.rollback(caller, name, body.to)
     return VersionOut.of(version, version.number)
+
+
+@router.post("/{name}/drafts")
+async def draft(name: str, body: DraftIn, services: ServicesDep, caller: ApplyCaller) -> VersionOut:
+    """Store a spec as a draft version: it answers only as `app/<name>@<number>` and never
+    becomes current (evals run drafts). A version with exactly this spec is returned as is."""
+    version = await services.apps.draft(caller, name, body.spec, label=body.label, git=body.git)
+    app = await services.apps.get(caller, name)
+    return VersionOut.of(version, app.current_version)
 
 
 @router.post("/{name}/publish")

@@ -91,3 +91,9 @@ class RollbackIn(Strict):
 
 class PublishIn(Strict):
     published: bool
+
+
+class DraftIn(Strict):
+    spec: dict[str, Any] = Field(description="An app spec (the `spec` of a kind: AIApp)")
+    label: str | None = Field(None, max_length=200, description="Names the draft in history")
+    git: dict[str, str] | None = Field(None, description="Where the spec's file came from")
