@@ -14,9 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy
 from sqlalchemy import text
 
 from homeport.auth.secretbox import SecretBox
+from homeport.db.repositories.secrets import ENCRYPTED
 from homeport.errors import ValidationFailed
 from homeport.services.container import Services, build_services
 from homeport.settings import Settings
@@ -251,6 +253,23 @@ async def test_secrets_survive_a_key_rotation_and_reencrypt_under_the_new_key(
         async with asgi_client(services, key) as ada:
             assert (await put(ada, "HR_TOKEN", HR_TOKEN)).status_code == 201
             owner = await user_id(ada)
+            token = await ada.put("/api/v1/connections/brekka-hr", json={"token": "ada-token"})
+            assert token.status_code == 201, token.text
+        provider = await admin.post(
+            "/api/v1/providers",
+            json={"name": "up", "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-up"},
+        )
+        assert provider.status_code == 201, provider.text
+        oauth = await admin.put(
+            "/api/v1/oauth/providers/brekka",
+            json={
+                "authorize_url": "https://login.brekka.example/authorize",
+                "token_url": "https://login.brekka.example/token",
+                "client_id": "homeport",
+                "client_secret": "client-secret",
+            },
+        )
+        assert oauth.status_code == 201, oauth.text
 
     rotated = make_settings(
         tmp_path, database_url=database_url, secret_key=NEW_KEY, secret_key_previous=OLD_KEY
@@ -261,11 +280,29 @@ async def test_secrets_survive_a_key_rotation_and_reencrypt_under_the_new_key(
             refused = await ada.post("/api/v1/secrets/reencrypt")
             assert refused.status_code == 403
         done = await admin.post("/api/v1/secrets/reencrypt")
-        assert done.json() == {"secrets": 1}
+        assert done.json() == {
+            "secrets": 1,
+            "provider_keys": 1,
+            "oauth_client_secrets": 1,
+            "connection_tokens": 1,
+            "oauth_pending": 0,
+        }
 
     new_only = make_settings(tmp_path, database_url=database_url, secret_key=NEW_KEY)
     async with build_services(new_only) as services:
         assert await services.secrets.resolve(owner, "${HR_TOKEN}") == HR_TOKEN
+        assert await services.connections.token_for(owner, "brekka-hr") == "ada-token"
+        # Every encrypted value in the database opens with the new key alone.
+        box = SecretBox(new_only.secret_keys())
+        async with services.db.transaction() as session:
+            for table, columns in ENCRYPTED.values():
+                for column in columns:
+                    values = getattr(table, column)
+                    stored = await session.scalars(
+                        sqlalchemy.select(values).where(values.is_not(None))
+                    )
+                    for value in stored:
+                        box.decrypt(value)
 
 
 # -- the CLI ---------------------------------------------------------------------------------------

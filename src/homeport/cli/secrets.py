@@ -91,7 +91,9 @@ def secret_delete(name: str) -> None:
 @secret_app.command("reencrypt")
 @handle_errors
 def secret_reencrypt() -> None:
-    """Encrypt every user's secrets under the current HOMEPORT_SECRET_KEY (admins; after a
+    """Encrypt everything stored encrypted (users' secrets, provider keys, OAuth client
+    secrets, connection tokens) under the current HOMEPORT_SECRET_KEY (admins; after a
     rotation, before dropping HOMEPORT_SECRET_KEY_PREVIOUS)."""
     done = Client.from_settings().post(_path("reencrypt"), {})
-    typer.echo(f"{done['secrets']} secrets encrypted under the current key")
+    counts = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in done.items())
+    typer.echo(f"encrypted under the current key: {counts}")

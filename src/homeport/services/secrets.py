@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from homeport.auth.secretbox import SecretBox
 from homeport.db.engine import Database
 from homeport.db.repositories import SecretRepository
+from homeport.db.repositories.secrets import reencrypt_all
 from homeport.domain.secrets import (
     MAX_VALUE_BYTES,
     Secret,
@@ -86,23 +87,21 @@ class SecretService:
         resolved: T = substitute(value, await self._values(owner_id, names) if names else {})
         return resolved
 
-    async def reencrypt(self, principal: Principal) -> int:
-        """Encrypt every stored secret under the current key (after a key rotation, before
-        the previous key is dropped); returns how many there are."""
+    async def reencrypt(self, principal: Principal) -> dict[str, int]:
+        """Encrypt every encrypted value the database holds under the current key (after a
+        key rotation, before the previous key is dropped): users' secrets, provider API
+        keys, OAuth client secrets, connection tokens. How many of each."""
         async with self.db.transaction() as session:
-            repo = SecretRepository(session)
-            stored = await repo.all_encrypted()
-            for secret_id, token in stored:
-                await repo.set_encrypted(secret_id, self.box.rotate(token))
+            counts = await reencrypt_all(session, self.box.rotate)
             await self.audit.record(
                 "secrets.reencrypted",
                 actor=principal,
                 target_type=RESOURCE_TYPE,
-                details={"count": len(stored)},
+                details=counts,
                 session=session,
             )
-        log.info("re-encrypted %d secrets under the current key", len(stored))
-        return len(stored)
+        log.info("re-encrypted under the current key: %s", counts)
+        return counts
 
     async def _record(
         self,

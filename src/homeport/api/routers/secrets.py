@@ -33,4 +33,4 @@ async def delete_secret(name: str, services: ServicesDep, principal: SecretsCall
 @router.post("/reencrypt")
 async def reencrypt_secrets(services: ServicesDep, admin: SettingsAdmin) -> ReencryptedOut:
     """Encrypt every user's secrets under the current HOMEPORT_SECRET_KEY (after a rotation)."""
-    return ReencryptedOut(secrets=await services.secrets.reencrypt(admin))
+    return ReencryptedOut(**await services.secrets.reencrypt(admin))

@@ -25,4 +25,10 @@ class SecretOut(BaseModel):
 
 
 class ReencryptedOut(BaseModel):
-    secrets: int = Field(description="How many secrets are now encrypted under the current key")
+    """How many encrypted values of each kind are now encrypted under the current key."""
+
+    secrets: int = Field(description="Users' secrets")
+    provider_keys: int = Field(description="Providers' API keys")
+    oauth_client_secrets: int = Field(description="OAuth providers' client secrets")
+    connection_tokens: int = Field(description="Users' connection tokens (access and refresh)")
+    oauth_pending: int = Field(description="OAuth connections in progress")

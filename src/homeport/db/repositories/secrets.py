@@ -1,14 +1,23 @@
-"""Users' secrets: names and timestamps out, encrypted values only where asked for."""
+"""Users' secrets: names and timestamps out, encrypted values only where asked for; and the
+re-encryption of every encrypted value after a key rotation."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeport.db.tables import SecretRow, utcnow
+from homeport.db.tables import (
+    Base,
+    OAuthPendingRow,
+    OAuthProviderRow,
+    ProviderRow,
+    SecretRow,
+    UserConnectionRow,
+    utcnow,
+)
 from homeport.domain.ids import new_id
 from homeport.domain.secrets import Secret
 from homeport.errors import Conflict
@@ -91,18 +100,6 @@ class SecretRepository:
         )
         return set(found)
 
-    async def all_encrypted(self) -> list[tuple[str, str]]:
-        """(id, encrypted value) of every secret, for re-encryption under a new key."""
-        rows = await self.session.execute(select(SecretRow.id, SecretRow.value_encrypted))
-        return [(secret_id, value) for secret_id, value in rows]
-
-    async def set_encrypted(self, secret_id: str, value_encrypted: str) -> None:
-        await self.session.execute(
-            update(SecretRow)
-            .where(SecretRow.id == secret_id)
-            .values(value_encrypted=value_encrypted)
-        )
-
     async def hand_over(self, from_user_id: str, to_user_id: str) -> None:
         """Give the heir the user's secrets; where the heir has one of the same name, the
         heir's stays and the user's goes."""
@@ -121,3 +118,35 @@ class SecretRepository:
         return await self.session.scalar(
             select(SecretRow).where(SecretRow.owner_id == owner_id, SecretRow.name == name)
         )
+
+
+# Every encrypted value the database holds, by table: what re-encryption after a key
+# rotation must cover (a new encrypted column belongs here).
+ENCRYPTED: dict[str, tuple[type[Base], tuple[str, ...]]] = {
+    "secrets": (SecretRow, ("value_encrypted",)),
+    "provider_keys": (ProviderRow, ("api_key_encrypted",)),
+    "oauth_client_secrets": (OAuthProviderRow, ("client_secret_encrypted",)),
+    "connection_tokens": (UserConnectionRow, ("access_token_encrypted", "refresh_token_encrypted")),
+    "oauth_pending": (OAuthPendingRow, ("code_verifier_encrypted",)),
+}
+
+
+async def reencrypt_all(session: AsyncSession, rotate: Callable[[str], str]) -> dict[str, int]:
+    """Every encrypted value rewritten by `rotate`, counted by kind. Each update applies only
+    if the value is still the one read, so a value changed meanwhile (a refreshed token) is
+    kept as it is: it was encrypted under the current key already."""
+    counts: dict[str, int] = {}
+    for kind, (table, columns) in ENCRYPTED.items():
+        key = inspect(table).primary_key[0]
+        counts[kind] = 0
+        for column_name in columns:
+            column = getattr(table, column_name)
+            rows = await session.execute(select(key, column).where(column.is_not(None)))
+            for row_key, value in rows.all():
+                await session.execute(
+                    update(table)
+                    .where(key == row_key, column == value)
+                    .values({column_name: rotate(value)})
+                )
+                counts[kind] += 1
+    return counts
