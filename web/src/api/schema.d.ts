@@ -3465,13 +3465,36 @@ export interface components {
              */
             conversation: components["schemas"]["TurnText"][];
         };
-        /** ReencryptedOut */
+        /**
+         * ReencryptedOut
+         * @description How many encrypted values of each kind are now encrypted under the current key.
+         */
         ReencryptedOut: {
             /**
              * Secrets
-             * @description How many secrets are now encrypted under the current key
+             * @description Users' secrets
              */
             secrets: number;
+            /**
+             * Provider Keys
+             * @description Providers' API keys
+             */
+            provider_keys: number;
+            /**
+             * Oauth Client Secrets
+             * @description OAuth providers' client secrets
+             */
+            oauth_client_secrets: number;
+            /**
+             * Connection Tokens
+             * @description Users' connection tokens (access and refresh)
+             */
+            connection_tokens: number;
+            /**
+             * Oauth Pending
+             * @description OAuth connections in progress
+             */
+            oauth_pending: number;
         };
         /** RegenerateIn */
         RegenerateIn: {
