@@ -11,10 +11,16 @@ from typing import Any
 import pytest
 from jsonschema.validators import Draft202012Validator
 
+from homeport.domain.chat import ChatMessage, ChatRequest, ChatResult, CompletionRequest, Usage
 from homeport.domain.tools import ApiDescription, Operation
 from homeport.errors import ValidationFailed
+from homeport.outbound import OutboundClient
+from homeport.tools.executor import ApiBinding, ApiExecutor
 from homeport.tools.openapi import SpecUnusable, parse_text, read_api
+from homeport.tools.prompts import Prompts
 from homeport.tools.select import OperationIndex, rank, words
+from homeport.tools.strategies import Model, PipelineOptions, classify
+from homeport.tools.toolbox import Credential, Toolbox
 
 DATA = Path(__file__).parent / "data" / "openapi"
 HR_SPEC = Path(__file__).parents[1] / "examples" / "apps" / "hr-openapi.json"
@@ -692,3 +698,50 @@ def test_words_split_names_paths_and_plurals() -> None:
         "get", "job", "id", "job", "job", "id", "list", "open", "vacancy", "x", "request", "id",
     ]  # fmt: skip
     assert words("What is the status of the branches?") == ["status", "branch"]
+
+
+# -- a base model's classifier: a clear leader needs no model ------------------------------------
+
+
+class Classifier:
+    """A base model that answers the classifier with `choice`, counting how often asked."""
+
+    def __init__(self, choice: str) -> None:
+        self.choice = choice
+        self.asked = 0
+
+    async def complete(self, request: CompletionRequest) -> ChatResult:
+        self.asked += 1
+        return ChatResult(json.dumps({"tool": self.choice}), "stop", Usage())
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        raise AssertionError("a base model is given completions")
+
+
+async def classify_hr(question: str, model_choice: str) -> tuple[str | None, int]:
+    api = read_api(json.loads(HR_SPEC.read_text()))
+    binding = ApiBinding("hr", "HR", "http://hr.example", api.operations)
+
+    async def no_credential(_: ApiBinding) -> Credential:
+        return {}
+
+    toolbox = Toolbox.of([(binding, Prompts())], ApiExecutor(OutboundClient()), no_credential)
+    fake = Classifier(model_choice)
+    model = Model("base", True, fake.chat, fake.complete)
+    request = ChatRequest("base", [ChatMessage("user", question)])
+    tool = await classify(request, toolbox, model, PipelineOptions())
+    return (tool.name if tool else None), fake.asked
+
+
+@pytest.mark.anyio
+async def test_a_base_model_is_asked_only_when_the_words_leave_the_choice_open() -> None:
+    scores = OperationIndex(read_api(json.loads(HR_SPEC.read_text())).operations).scored(
+        "Which candidates applied?", limit=2
+    )
+    assert scores[0][0].name == "listCandidates" and scores[0][1] >= 1.5 * scores[1][1]
+
+    clear = await classify_hr("Which candidates applied?", model_choice="whoAmI")
+    open_choice = await classify_hr("Tell me about job eng-4", model_choice="getJob")
+
+    assert clear == ("listCandidates", 0)  # the model would have said whoAmI
+    assert open_choice == ("getJob", 1)

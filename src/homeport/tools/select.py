@@ -95,6 +95,10 @@ class OperationIndex:
         """The `limit` operations most relevant to `query`, best first."""
         if len(self.operations) <= limit:
             return list(self.operations)
+        return [operation for operation, _ in self.scored(query, limit=limit)]
+
+    def scored(self, query: str, *, limit: int) -> list[tuple[Operation, float]]:
+        """The `limit` best operations for `query` with their BM25 scores, best first."""
         scores: dict[int, float] = defaultdict(float)
         for word in set(words(query)) & self._postings.keys():
             idf = self._idf[word]
@@ -104,7 +108,7 @@ class OperationIndex:
         best = heapq.nsmallest(
             limit, range(len(self.operations)), key=lambda p: (-scores.get(p, 0.0), p)
         )
-        return [self.operations[position] for position in best]
+        return [(self.operations[position], scores.get(position, 0.0)) for position in best]
 
 
 def rank(operations: Sequence[Operation], query: str, *, limit: int) -> list[Operation]:

@@ -108,11 +108,17 @@ class Toolbox:
         there are no more than `limit`)."""
         if len(self.tools) <= limit:
             return list(self.tools)
+        return [tool for tool, _ in self.scored(question, limit=limit)]
+
+    def scored(self, question: str, *, limit: int) -> list[tuple[Tool, float]]:
+        """The `limit` tools most relevant to `question` with their BM25 scores, best
+        first."""
         if self.index is None:
             self.index = OperationIndex([t.operation for t in self.tools])
-        ranked = self.index.rank(question, limit=limit)
         by_operation = {id(t.operation): t for t in self.tools}
-        return [by_operation[id(op)] for op in ranked]
+        return [
+            (by_operation[id(op)], score) for op, score in self.index.scored(question, limit=limit)
+        ]
 
     @staticmethod
     def relevant(tool: Tool, question: str) -> bool:
