@@ -595,3 +595,19 @@ def test_the_cli_configures_a_provider_connects_and_keeps_tokens_out_of_sight(
         for result in runs:
             for value in [*idp.issued(), CLIENT_SECRET, HR_TOKEN]:
                 assert value not in result.stdout + result.stderr
+
+
+async def test_a_viewer_may_connect_an_account_but_keeps_no_secrets(
+    services: Services, client: httpx.AsyncClient, bob: httpx.AsyncClient
+) -> None:
+    demoted = await client.put("/api/v1/orgs/default/members/bob", json={"role": "viewer"})
+    assert demoted.status_code == 200, demoted.text
+    services.users.forget(await user_id(bob))
+
+    token = await bob.put("/api/v1/connections/brekka-hr", json={"token": "bob's token"})
+    listed = await bob.get("/api/v1/connections")
+    secret = await bob.put("/api/v1/secrets/HR_TOKEN", json={"value": "x"})
+
+    assert token.status_code == 201, token.text
+    assert [c["name"] for c in listed.json()] == ["brekka-hr"]
+    assert secret.status_code == 403

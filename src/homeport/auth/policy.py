@@ -9,7 +9,7 @@ what depends on the resource (an organization's admins, a grant, an owner) throu
     member               a viewer's, and keys, sharing, apply, knowledge bases and secrets
                          of their own
     viewer               models, inference (chat), own sessions, profile, own usage, reading
-                         the knowledge shared with them
+                         the knowledge shared with them, own connections (accounts apps call)
     in no organization   profile and own usage only
 """
 
@@ -36,6 +36,9 @@ class Permission(StrEnum):
     KNOWLEDGE = "knowledge"  # read and query knowledge bases one may read
     KNOWLEDGE_MANAGE = "knowledge:manage"  # create knowledge bases, add sources
     SECRETS = "secrets"  # one's own secrets (set, list names, delete)
+    # One's own connections to business systems (OAuth2, personal tokens), which apps' APIs
+    # call with: whoever may chat with an app may connect the account it asks for.
+    CONNECTIONS = "connections"
     # Platform administration.
     USERS_MANAGE = "users:manage"
     PROVIDERS_MANAGE = "providers:manage"
@@ -54,6 +57,7 @@ VIEWER = frozenset(
         Permission.ORGS_READ,
         Permission.USAGE_OWN,
         Permission.KNOWLEDGE,
+        Permission.CONNECTIONS,
     }
 )
 MEMBER = VIEWER | {

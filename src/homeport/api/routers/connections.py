@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from homeport.api.deps import SecretsCaller, ServicesDep, SettingsAdmin, authenticate
+from homeport.api.deps import ConnectionsCaller, ServicesDep, SettingsAdmin, authenticate
 from homeport.api.schemas.connections import (
     AuthorizeIn,
     AuthorizeOut,
@@ -85,7 +85,7 @@ async def callback(
 
 @router.post("/connections/{provider}/authorize")
 async def authorize(
-    provider: str, body: AuthorizeIn, services: ServicesDep, principal: SecretsCaller
+    provider: str, body: AuthorizeIn, services: ServicesDep, principal: ConnectionsCaller
 ) -> AuthorizeOut:
     """The provider's authorization URL for a new connection (for the CLI and the UI)."""
     url = await services.connections.start(
@@ -102,7 +102,7 @@ async def authorize(
 async def connect(
     provider: str,
     services: ServicesDep,
-    principal: SecretsCaller,
+    principal: ConnectionsCaller,
     scope: Annotated[list[str] | None, Query(description="Beyond the provider's own")] = None,
     redirect: str | None = Query(default=None, max_length=2048),
 ) -> RedirectResponse:
@@ -115,13 +115,19 @@ async def connect(
 
 
 @router.get("/connections")
-async def list_connections(services: ServicesDep, principal: SecretsCaller) -> list[ConnectionOut]:
+async def list_connections(
+    services: ServicesDep, principal: ConnectionsCaller
+) -> list[ConnectionOut]:
     return [ConnectionOut.of(c) for c in await services.connections.list(principal)]
 
 
 @router.put("/connections/{name}", status_code=status.HTTP_201_CREATED)
 async def set_token(
-    name: str, body: TokenIn, response: Response, services: ServicesDep, principal: SecretsCaller
+    name: str,
+    body: TokenIn,
+    response: Response,
+    services: ServicesDep,
+    principal: ConnectionsCaller,
 ) -> ConnectionOut:
     """Store (or replace) a personal token under `name`."""
     connection, created = await services.connections.set_token(principal, name, body.token)
@@ -131,7 +137,7 @@ async def set_token(
 
 
 @router.delete("/connections/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_connection(name: str, services: ServicesDep, principal: SecretsCaller) -> None:
+async def delete_connection(name: str, services: ServicesDep, principal: ConnectionsCaller) -> None:
     """Delete a connection (an OAuth2 one is revoked at the provider too)."""
     await services.connections.delete(principal, name)
 
