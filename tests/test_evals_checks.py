@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from homeport.apps.cases import Assertion, TestSpec, TestStep
@@ -24,8 +25,9 @@ from homeport.evals.judge import (
     calibration_set,
     parse_verdict,
 )
+from homeport.evals.recording import declare_responses, recorded_responses
 from homeport.evals.runner import NoAnswer, Reply, fixed_responses, run_case
-from homeport.tools.fixed import FixedResponses
+from homeport.tools.fixed import ApiEnvironment, FixedResponses
 from homeport.tools.strategies import Model
 
 pytestmark = pytest.mark.anyio
@@ -263,7 +265,7 @@ async def test_steps_share_a_conversation_and_a_failure_stops_the_case() -> None
     asked: list[list[ChatMessage]] = []
     replies = deque([Reply("Hi there", completion_tokens=2), NoAnswer("the provider is down")])
 
-    async def ask(messages: list[ChatMessage], fixed: FixedResponses | None) -> Reply:
+    async def ask(messages: list[ChatMessage], environment: ApiEnvironment) -> Reply:
         asked.append(messages)
         reply = replies.popleft()
         if isinstance(reply, NoAnswer):
@@ -293,7 +295,7 @@ async def test_a_judged_step_without_a_judge_fails_with_the_reason() -> None:
         {"name": "t", "steps": [{"prompt": "Hi", "expected_output": "A greeting."}]}
     )
 
-    async def ask(messages: list[ChatMessage], fixed: FixedResponses | None) -> Reply:
+    async def ask(messages: list[ChatMessage], environment: ApiEnvironment) -> Reply:
         return Reply("Hello!")
 
     passed, steps = await run_case(test, ask, judge=None)
@@ -383,7 +385,7 @@ async def test_the_judge_reads_a_later_step_with_the_conversation_before_it() ->
     )
     replies = deque([Reply("3 to 5 working days."), Reply("A day more: 4 to 6.")])
 
-    async def ask(messages: list[ChatMessage], fixed: FixedResponses | None) -> Reply:
+    async def ask(messages: list[ChatMessage], environment: ApiEnvironment) -> Reply:
         return replies.popleft()
 
     scripted = ScriptedModel('{"reason": "a time", "score": 5, "pass": true}')
@@ -396,3 +398,39 @@ async def test_the_judge_reads_a_later_step_with_the_conversation_before_it() ->
         "Question:\n(Earlier in the conversation:\nUser: How long does delivery take?\n"
         "Assistant: 3 to 5 working days.)\nAnd to Tindholm?\n\nAnswer:\nA day more: 4 to 6."
     ) in asked.messages[0].text
+
+
+def test_recorded_responses_are_declared_per_test_once_each(tmp_path: Path) -> None:
+    call = {"api": "hr", "operation": "getJob", "arguments": {"jobId": "eng-4"}}
+    gone = {**call, "arguments": {"jobId": "x"}, "response": {"status": 404, "body": None}}
+    found = {**call, "response": {"status": 200, "body": {"title": "Data engineer"}}}
+    run = {
+        "results": [
+            {"case": "jobs/eng", "sample": 0, "passed": False, "steps": [{"api_calls": [gone]}]},
+            {"case": "jobs/eng", "sample": 1, "passed": True, "steps": [
+                {"api_calls": [found, found, {**call, "response": None}]},
+                {"api_calls": [gone]},
+            ]},
+            {"case": "chat/hello", "sample": 0, "passed": True, "steps": [{"api_calls": []}]},
+        ]
+    }  # fmt: skip
+    app = tmp_path / "app.yaml"
+    app.write_text(
+        "assistants:\n"
+        "  - id: jobs\n    tests: [{name: eng, steps: [{prompt: Tell me about eng-4}]}]\n"
+        "  - id: chat\n    tests: [{name: hello, steps: [{prompt: hi}]}]\n"
+    )
+
+    recorded = recorded_responses(run)
+    changed = declare_responses(app, recorded)
+
+    engineer = {"title": "Data engineer"}
+    assert recorded["jobs/eng"] == [
+        {"operation": "getJob", "api": "hr", "when": {"jobId": "eng-4"}, "body": engineer},
+        {"operation": "getJob", "api": "hr", "when": {"jobId": "x"}, "status": 404, "body": None},
+    ]
+    assert changed == ["jobs/eng"] and recorded["chat/hello"] == []
+    declared = TestSpec.model_validate(
+        yaml.safe_load(app.read_text())["assistants"][0]["tests"][0]
+    ).api_responses
+    assert [(r.operation, r.status) for r in declared] == [("getJob", 200), ("getJob", 404)]

@@ -14,10 +14,13 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+import yaml
+from aiohttp import web
 
 from homeport.evals.judge import calibration_set
 from homeport.testing import FakeOpenAI
 from homeport.testing.instructed import instructed_model
+from homeport.testing.servers import BackgroundServer
 from tests.conftest import (
     ADMIN_KEY,
     LiveServer,
@@ -243,3 +246,89 @@ def test_calibration_prints_the_judges_agreement(
     assert done.returncode == 0, done.stderr
     assert f"agreed on {len(items) - 1} of {len(items)} labelled answers" in done.stdout
     assert "Cohen's kappa 0.90; 1 without a verdict" in done.stdout
+
+
+JOBS = {
+    "openapi": "3.0.3",
+    "info": {"title": "Jobs", "version": "1"},
+    "paths": {
+        "/jobs": {
+            "get": {
+                "operationId": "listJobs",
+                "summary": "List open jobs",
+                "parameters": [{"name": "location", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "jobs"}},
+            }
+        }
+    },
+}
+
+
+@pytest.fixture
+def jobs_api() -> Iterator[str]:
+    async def jobs(request: web.Request) -> web.Response:
+        found = [{"id": 7, "title": "Harbour Pilot", "location": "Bristol"}]
+        where = request.query.get("location", "").casefold()
+        return web.json_response([j for j in found if j["location"].casefold() == where])
+
+    app = web.Application()
+    app.router.add_get("/jobs", jobs)
+    api = BackgroundServer(app).start()
+    yield f"http://127.0.0.1:{api.port}"
+    api.stop()
+
+
+def test_recorded_responses_make_an_api_apps_eval_independent_of_the_api(
+    server: LiveServer, tmp_path: Path, demo_model: FakeOpenAI, jobs_api: str
+) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    allowed = httpx.put(
+        f"{server.url}/api/v1/settings",
+        json={"outbound_allow": [jobs_api.removeprefix("http://")]},
+        headers=admin,
+    )
+    assert allowed.status_code == 200, allowed.text
+    app_file = tmp_path / "jobs.yaml"
+    app_file.write_text(
+        "# Jobs, answered from the HR API\n"
+        "apiVersion: app.aispec.org/v1alpha1\nkind: AIApp\nmetadata: {name: jobs}\nspec:\n"
+        "  assistants:\n    - model: demo/instructed\n      api_strategy: pipeline\n"
+        f"      apis:\n        - name: jobs\n          url: {jobs_api}\n"
+        f"          schema: '{json.dumps(JOBS)}'\n"
+        "      tests:\n        - name: bristol\n          steps:\n"
+        "            - prompt: Which jobs are open in Bristol?\n"
+        "              assertions: [{contains: Harbour Pilot}]\n"
+    )
+
+    def answers() -> None:  # classify, extract, answer from the data
+        demo_model.enqueue(
+            json.dumps({"tool": "listJobs"}),
+            json.dumps({"location": "Bristol"}),
+            "Open in Bristol: Harbour Pilot.",
+        )
+
+    answers()
+    recorded = run_homeport(server, tmp_path, "eval", "record", "-f", str(app_file))
+
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    assert "bristol: 1 response(s) recorded" in recorded.stdout
+    text = app_file.read_text()
+    assert text.startswith("# Jobs, answered from the HR API")
+    test = yaml.safe_load(text)["spec"]["assistants"][0]["tests"][0]
+    assert test["api_responses"] == [
+        {
+            "operation": "listJobs",
+            "api": "jobs",
+            "when": {"location": "Bristol"},
+            "body": [{"id": 7, "title": "Harbour Pilot", "location": "Bristol"}],
+        }
+    ]
+
+    httpx.put(f"{server.url}/api/v1/settings", json={"outbound_allow": []}, headers=admin)
+    answers()  # the API is out of reach now: the declared response answers
+    offline = run_homeport(server, tmp_path, "eval", "-f", str(app_file), "-n", "1", "--json",
+                           str(tmp_path / "run.json"))  # fmt: skip
+
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    step = json.loads((tmp_path / "run.json").read_text())["runs"][0]["results"][0]["steps"][0]
+    assert step["api_calls"][0]["status"] == 200 and "Harbour Pilot" in step["answer"]

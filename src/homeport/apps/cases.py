@@ -235,3 +235,9 @@ class TestSpec(SpecModel):
     @property
     def needs_judge(self) -> bool:
         return any(step.needs_judge for step in self.steps)
+
+
+def case_name(assistant: str, test: str, *, several: bool) -> str:
+    """A test's name in an eval run: the test's own, after its assistant's (id, name, or
+    index) when several assistants have tests."""
+    return f"{assistant}/{test}" if several else test

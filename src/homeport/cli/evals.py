@@ -35,6 +35,7 @@ from homeport.cli.resources import git_context, is_app, load_resources
 from homeport.errors import ValidationFailed
 from homeport.evals.feedback import add_cases, cases_from_feedback, cases_yaml
 from homeport.evals.judge import DEFAULT_PROMPT, agreement, calibration_set
+from homeport.evals.recording import declare_responses, recorded_responses
 from homeport.evals.report import html_report, junit_xml, terminal_summary, verdict
 
 POLL_SECONDS = 0.5
@@ -240,6 +241,50 @@ def _write_reports(
         junit.write_text(junit_xml(runs, threshold=threshold))
     if html is not None:
         html.write_text(html_report(head, base, threshold=threshold))
+
+
+@eval_app.command("record")
+@handle_errors
+def record(
+    filename: Annotated[Path, typer.Option("--filename", "-f", help="The app file to update")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Also replace responses tests declare already")
+    ] = False,
+    judge_model: JudgeModel = None,
+) -> None:
+    """Run each test once against the live APIs and write the responses its calls got into
+    the app file, as the test's api_responses (review them: they are the APIs' real data)."""
+    client = Client.from_settings()
+    name, spec = _app_file(filename)
+    if replace:  # the tests must call the live APIs to record them again
+        spec = _without_responses(spec)
+    target = _drafted(client, {"app": name, "spec": spec, **_provenance(filename)})
+    run = client.post(
+        "/api/v1/evals", {**target, "samples": 1, "record": True, "judge_model": judge_model}
+    )
+    _wait(client, [run])
+    run = client.get(f"/api/v1/evals/{run['id']}")
+    if run["status"] != "succeeded":
+        raise ValidationFailed(f"the run {run['id']} {run['status']}: {run.get('error')}")
+    recorded = recorded_responses(run)
+    changed = declare_responses(filename, recorded, replace=replace)
+    for case, responses in recorded.items():
+        if case in changed:
+            typer.echo(f"{case}: {len(responses)} response(s) recorded")
+        elif responses:
+            typer.echo(f"{case}: declares responses already (--replace to record them again)")
+        else:
+            typer.echo(f"{case}: called no API")
+
+
+def _without_responses(spec: dict[str, Any]) -> dict[str, Any]:
+    assistants = [
+        {**a, "tests": [{k: v for k, v in t.items() if k != "api_responses"} for t in a["tests"]]}
+        if a.get("tests")
+        else a
+        for a in spec.get("assistants", [])
+    ]
+    return {**spec, "assistants": assistants}
 
 
 # -- runs on the server ---------------------------------------------------------------------------

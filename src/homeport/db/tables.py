@@ -646,6 +646,8 @@ class EvalRunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     total: Mapped[int] = mapped_column(Integer)
     baseline: Mapped[str | None] = mapped_column(StoredString(40))
+    # Keep the live APIs' responses with the calls (to declare them as fixed responses).
+    record: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column()

@@ -39,6 +39,7 @@ class EvalRun:
     error: str | None
     total: int
     baseline: str | None
+    record: bool
     created_by: str
     created_at: datetime
     started_at: datetime | None

@@ -112,6 +112,8 @@ class ApiCall:
     error: str | None = None
     # The model's arguments: for the caller's own checks (evals), never logged nor sent.
     arguments: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # The response (status, body) when an eval records the live API: never logged either.
+    response: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -119,7 +121,7 @@ class ApiCall:
 
     def to_dict(self) -> dict[str, Any]:
         """As the caller sees it: with the arguments, when known (never in the log)."""
-        found = {
+        found: dict[str, Any] = {
             "api": self.api,
             "operation": self.operation,
             "method": self.method,
@@ -127,7 +129,11 @@ class ApiCall:
             "latency_ms": round(self.latency_ms, 1),
             "error": self.error,
         }
-        return found if self.arguments is None else {**found, "arguments": self.arguments}
+        if self.arguments is not None:
+            found["arguments"] = self.arguments
+        if self.response is not None:
+            found["response"] = self.response
+        return found
 
 
 @dataclass(frozen=True, slots=True)

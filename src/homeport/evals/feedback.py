@@ -9,15 +9,12 @@ thumbs up, the answer they liked is the expected output.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from homeport.errors import ValidationFailed
+from homeport.evals.appfile import app_file, dump_yaml
 
 QUOTED = 500  # characters of a rejected answer quoted in a rubric
 
@@ -61,43 +58,18 @@ def _rubric(comment: str, answer: str) -> str:
 
 def cases_yaml(cases: Sequence[Mapping[str, Any]]) -> str:
     """The cases as a `tests:` block to paste under an assistant."""
-    out = io.StringIO()
-    _yaml().dump({"tests": [dict(c) for c in cases]}, out)
-    return out.getvalue()
+    return dump_yaml({"tests": [dict(c) for c in cases]})
 
 
 def add_cases(path: Path, cases: Sequence[Mapping[str, Any]]) -> int:
     """Add the cases (those whose name is new) to the first assistant's tests in the app file,
-    keeping its comments and layout; how many were added."""
-    yaml = _yaml()
-    try:
-        document = yaml.load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValidationFailed(f"{path}: {exc}") from exc
-    assistant = _first_assistant(document, path)
-    tests = assistant.get("tests")
-    if tests is None:
-        tests = assistant["tests"] = CommentedSeq()
-    names = {t.get("name") for t in tests if isinstance(t, Mapping)}
-    new = [dict(c) for c in cases if c["name"] not in names]
-    tests.extend(new)
-    out = io.StringIO()
-    yaml.dump(document, out)
-    path.write_text(out.getvalue(), encoding="utf-8")
+    keeping its comments; how many were added."""
+    with app_file(path) as document:
+        assistants = document.assistants()
+        if not assistants:
+            raise ValidationFailed(f"{path}: no assistants to add tests to")
+        tests = assistants[0].setdefault("tests", [])
+        names = {t.get("name") for t in tests if isinstance(t, Mapping)}
+        new = [dict(c) for c in cases if c["name"] not in names]
+        tests.extend(new)
     return len(new)
-
-
-def _first_assistant(document: Any, path: Path) -> CommentedMap:
-    spec = document.get("spec", document) if isinstance(document, Mapping) else None
-    assistants = spec.get("assistants") if isinstance(spec, Mapping) else None
-    if not assistants or not isinstance(assistants[0], CommentedMap):
-        raise ValidationFailed(f"{path}: no assistants to add tests to")
-    return assistants[0]
-
-
-def _yaml() -> YAML:
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # long prompts stay on one line
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml

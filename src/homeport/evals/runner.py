@@ -8,6 +8,7 @@ after it do not run: they would be asked in a conversation that did not happen.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ from homeport.domain.chat import ChatMessage
 from homeport.errors import UpstreamError
 from homeport.evals.checks import Observation, Outcome, check, describe
 from homeport.evals.judge import Judge, JudgeFailed, criteria
-from homeport.tools.fixed import FixedResponse, FixedResponses
+from homeport.tools.fixed import ApiEnvironment, FixedResponse, FixedResponses
 
 MAX_ANSWER = 4000  # characters of each answer kept with the results
+MAX_RECORDED = 64 * 1024  # characters of a recorded API response's JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ class NoAnswer(UpstreamError):
     """The app gave no answer (the model or provider failed); the message says why."""
 
 
-Ask = Callable[[list[ChatMessage], FixedResponses | None], Awaitable[Reply]]
+Ask = Callable[[list[ChatMessage], ApiEnvironment], Awaitable[Reply]]
 
 
 def fixed_responses(test: TestSpec) -> FixedResponses | None:
@@ -54,16 +56,17 @@ def fixed_responses(test: TestSpec) -> FixedResponses | None:
 
 
 async def run_case(
-    test: TestSpec, ask: Ask, judge: Judge | None
+    test: TestSpec, ask: Ask, judge: Judge | None, *, record: bool = False
 ) -> tuple[bool, list[dict[str, Any]]]:
-    """Whether every step passed, and each step's record (prompt, answer, verdicts)."""
-    fixed = fixed_responses(test)
+    """Whether every step passed, and each step's record (prompt, answer, verdicts); with
+    `record`, the API calls keep the live responses."""
+    environment = ApiEnvironment(fixed_responses(test), record=record)
     messages: list[ChatMessage] = []
     steps: list[dict[str, Any]] = []
     for step in test.steps:
         messages.append(ChatMessage("user", step.prompt))
-        record, answer = await _step(step, messages, ask, fixed, judge)
-        steps.append(record)
+        kept, answer = await _step(step, messages, ask, environment, judge)
+        steps.append(kept)
         if answer is None:
             break
         messages.append(ChatMessage("assistant", answer))
@@ -75,12 +78,12 @@ async def _step(
     step: TestStep,
     messages: list[ChatMessage],
     ask: Ask,
-    fixed: FixedResponses | None,
+    environment: ApiEnvironment,
     judge: Judge | None,
 ) -> tuple[dict[str, Any], str | None]:
     started = time.perf_counter()
     try:
-        reply = await ask(list(messages), fixed)
+        reply = await ask(list(messages), environment)
     except NoAnswer as exc:
         return _record(step, None, str(exc), []), None
     seen = Observation(
@@ -159,5 +162,8 @@ def _record(
 
 
 def _call(call: Mapping[str, Any]) -> dict[str, Any]:
-    keep = ("api", "operation", "status", "error", "arguments")
-    return {k: call[k] for k in keep if k in call}
+    keep = ("api", "operation", "status", "error", "arguments", "response")
+    kept = {k: call[k] for k in keep if k in call}
+    if "response" in kept and len(json.dumps(kept["response"])) > MAX_RECORDED:
+        kept["response"] = None  # too large to keep as a test's fixed response
+    return kept

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from homeport.apps.cases import TestSpec
+from homeport.apps.cases import TestSpec, case_name
 from homeport.db.engine import Database
 from homeport.db.repositories import UserRepository
 from homeport.db.repositories.evals import EvalRepository
@@ -39,7 +39,7 @@ from homeport.services.apps import AppService, validate_spec
 from homeport.services.inference import InferenceService
 from homeport.services.jobs import JobRunner
 from homeport.services.users import load_principal
-from homeport.tools.fixed import FixedResponses
+from homeport.tools.fixed import ApiEnvironment
 from homeport.tools.strategies import Model
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class EvalRequest:
     judge_prompt: str = DEFAULT_PROMPT
     tests_version: int | None = None  # run that version's tests instead
     baseline: str | None = None  # a run to compare with
+    record: bool = False  # keep the live APIs' responses with the calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ class EvalView:
             "started_at": run.started_at.isoformat() if run.started_at else None,
             "finished_at": run.finished_at.isoformat() if run.finished_at else None,
             "baseline": run.baseline,
+            "record": run.record,
             "summary": _rate(passed, total) if read else None,
             "cases": [{"name": n, **_rate(c.passed, c.total)} for n, c in counts.items()]
             if read
@@ -192,6 +194,7 @@ class EvalService:
                 cases=[c.to_dict() for c in cases],
                 total=len(cases) * request.samples,
                 baseline=request.baseline,
+                record=request.record,
                 created_by=principal.user_id,
             )
         await self.jobs.enqueue(RUN, f"eval:{run.id}", {"run": run.id})
@@ -376,10 +379,10 @@ class EvalService:
     ) -> EvalResult:
         model = f"app/{run.app}@{run.version}/{case.assistant}"
 
-        async def ask(messages: list[ChatMessage], fixed: FixedResponses | None) -> Reply:
+        async def ask(messages: list[ChatMessage], environment: ApiEnvironment) -> Reply:
             request = ChatRequest(model=model, messages=messages, user=principal.user_id)
             try:
-                _, result = await self.inference.chat(principal, request, fixed=fixed)
+                _, result = await self.inference.chat(principal, request, environment=environment)
             except HomeportError as exc:
                 raise NoAnswer(exc.message) from None
             extension = result.extension or {}
@@ -391,7 +394,8 @@ class EvalService:
                 citations=extension.get("citations") or [],
             )
 
-        passed, steps = await run_case(TestSpec.model_validate(case.test), ask, judge)
+        test = TestSpec.model_validate(case.test)
+        passed, steps = await run_case(test, ask, judge, record=run.record)
         return EvalResult(case.name, sample, passed, steps)
 
     async def _cancelled(self, run_id: str) -> bool:
@@ -431,7 +435,7 @@ def _cases(app: str, spec: dict[str, Any], number: int) -> list[EvalCase]:
     several = len(with_tests) > 1
     cases = [
         EvalCase(
-            f"{a.id or a.name or i}/{t.name}" if several else t.name,
+            case_name(a.id or a.name or str(i), t.name, several=several),
             i,
             t.model_dump(by_alias=True, exclude_defaults=True),
         )

@@ -31,7 +31,7 @@ from homeport.providers.catalog import ModelCatalog, Visible
 from homeport.providers.router import InferenceRouter, Stream
 from homeport.services.limits import LimitsService
 from homeport.services.sharing import ProviderAccess
-from homeport.tools.fixed import FixedResponses
+from homeport.tools.fixed import ApiEnvironment
 from homeport.tools.strategies import Model, ToolRun
 
 if TYPE_CHECKING:
@@ -91,16 +91,20 @@ class InferenceService:
         return model
 
     async def chat(
-        self, principal: Principal, request: ChatRequest, *, fixed: FixedResponses | None = None
+        self,
+        principal: Principal,
+        request: ChatRequest,
+        *,
+        environment: ApiEnvironment | None = None,
     ) -> tuple[ModelInfo, ChatResult]:
-        """The answer; an app's API calls are answered by `fixed` when given (its tests)."""
+        """The answer; an app's API calls behave as `environment` says (its tests)."""
         served = await self.apps.serve(principal, request.model) if self.apps else None
         caller = await self._admit(principal, app=served.app.name if served else None)
         if served is None:
             request = await self._resolved(principal, request)
             return await self.router.chat(request, caller=caller)
         prepared = await self._for_app(principal, served, request)
-        run = await self._tools(principal, served, prepared, caller, fixed)
+        run = await self._tools(principal, served, prepared, caller, environment)
         if run.answer is not None:
             result = run.answer
         else:
@@ -155,7 +159,7 @@ class InferenceService:
         served: Served,
         prepared: _Prepared,
         caller: Caller,
-        fixed: FixedResponses | None = None,
+        environment: ApiEnvironment | None = None,
     ) -> ToolRun:
         """The assistant's APIs at work, when it has any: the calls made, and either the
         request that answers from their data or the answer itself."""
@@ -172,7 +176,9 @@ class InferenceService:
 
         info = prepared.model
         model = Model(info.id, base=info.kind == "base", chat=chat, complete=complete)
-        return await self.tools.run(principal, served, prepared.request, model, info, fixed=fixed)
+        return await self.tools.run(
+            principal, served, prepared.request, model, info, environment=environment
+        )
 
     async def complete(
         self, principal: Principal, request: CompletionRequest

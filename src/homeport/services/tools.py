@@ -38,7 +38,7 @@ from homeport.errors import HomeportError, NotFound
 from homeport.outbound import OutboundClient
 from homeport.services.lru import Lru
 from homeport.tools.executor import ApiBinding, ApiExecutor
-from homeport.tools.fixed import FixedResponses
+from homeport.tools.fixed import ApiEnvironment
 from homeport.tools.openapi import SpecUnusable, parse_text, read_api
 from homeport.tools.prompts import CLASSIFY, Prompts, check_template
 from homeport.tools.select import OperationIndex
@@ -125,7 +125,7 @@ class ApiToolService:
         known: dict[str, set[str]] = {}
         for api in apis:
             schema = api.get("schema")
-            if isinstance(schema, dict) or (isinstance(schema, str) and "\n" in schema):
+            if isinstance(schema, dict | str) and schema_kind(schema) == "inline":
                 known[str(api.get("name"))] = {o.name for o in self.description(schema).operations}
         return known
 
@@ -199,10 +199,15 @@ class ApiToolService:
         return bool(served.assistant.apis) and not request.tools
 
     async def toolbox(
-        self, principal: Principal, served: Served, *, fixed: FixedResponses | None = None
+        self,
+        principal: Principal,
+        served: Served,
+        *,
+        environment: ApiEnvironment | None = None,
     ) -> Toolbox:
-        """The assistant's APIs for `principal`; with `fixed`, answered by those responses
-        (an app's tests) and not logged, since nothing was called."""
+        """The assistant's APIs for `principal`, as `environment` says while its tests run:
+        fixed responses are not logged, since nothing was called."""
+        environment = environment or ApiEnvironment()
         apis = [(await self._binding(served, api), _prompts(api)) for api in served.assistant.apis]
         by_name = {api.name: api for api in served.assistant.apis}
 
@@ -213,10 +218,17 @@ class ApiToolService:
             await self._record(principal, served, call)
 
         executor = ApiExecutor(
-            await self.outbound(), timeout=self.timeout, max_bytes=self.max_bytes, fixed=fixed
+            await self.outbound(),
+            timeout=self.timeout,
+            max_bytes=self.max_bytes,
+            fixed=environment.fixed,
         )
         toolbox = Toolbox.of(
-            apis, executor, credential_for, record=record if fixed is None else None
+            apis,
+            executor,
+            credential_for,
+            record=record if environment.fixed is None else None,
+            keep_responses=environment.record,
         )
         toolbox.index = self._indexes.get((served.version.id, served.assistant_index))
         return toolbox
@@ -229,10 +241,10 @@ class ApiToolService:
         model: Model,
         info: ModelInfo,
         *,
-        fixed: FixedResponses | None = None,
+        environment: ApiEnvironment | None = None,
     ) -> ToolRun:
         """The assistant's strategy at work on `request`; `model` answers for `info`."""
-        toolbox = await self.toolbox(principal, served, fixed=fixed)
+        toolbox = await self.toolbox(principal, served, environment=environment)
         assistant = served.assistant
         if _strategy(assistant, info) == "function_calling":
             run = await function_calling(

@@ -1,5 +1,6 @@
 """Fixed API responses: what an app's operations answer while its tests run, so an eval
-depends on the app and its model, not on live data.
+depends on the app and its model, not on live data; and recording the live responses, to
+declare them.
 
 A test declares them (`tests[].api_responses`); the executor answers a call from the first
 declared response for its operation whose `when` arguments the call has, as if the API had
@@ -71,3 +72,13 @@ def _same(given: Any, wanted: Any) -> bool:
     if isinstance(given, Mapping) and isinstance(wanted, Mapping):
         return all(k in given and _same(given[k], v) for k, v in wanted.items())
     return bool(given == wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiEnvironment:
+    """How an app's API calls behave while its tests run: answered by `fixed` when given
+    (never by the live API, and not logged), and each response kept with its call when
+    `record` (to declare them as the test's fixed responses)."""
+
+    fixed: FixedResponses | None = None
+    record: bool = False

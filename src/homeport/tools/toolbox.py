@@ -85,6 +85,8 @@ class Toolbox:
     credential_for: CredentialFor
     record: Record | None = None
     calls: list[ApiCall] = field(default_factory=list)
+    # Keep each call's response with it (an eval recording the live APIs' answers).
+    keep_responses: bool = False
     # Built on the first ranking that needs it; the caller may keep it for the next toolbox
     # of the same APIs (its operations are the same objects).
     index: OperationIndex | None = None
@@ -97,8 +99,11 @@ class Toolbox:
         credential_for: CredentialFor,
         *,
         record: Record | None = None,
+        keep_responses: bool = False,
     ) -> Toolbox:
-        return cls(list(_named(apis)), executor, credential_for, record)
+        return cls(
+            list(_named(apis)), executor, credential_for, record, keep_responses=keep_responses
+        )
 
     def get(self, name: str) -> Tool | None:
         return next((t for t in self.tools if t.name == name), None)
@@ -136,13 +141,21 @@ class Toolbox:
         outcome = await self.executor.call(
             tool.binding, tool.operation, arguments, credential=credential
         )
-        await self._keep(replace(outcome.call, arguments=dict(arguments)))
+        response = _response(outcome) if self.keep_responses else None
+        await self._keep(replace(outcome.call, arguments=dict(arguments), response=response))
         return outcome
 
     async def _keep(self, call: ApiCall) -> None:
         self.calls.append(call)
         if self.record is not None:
             await self.record(call)
+
+
+def _response(outcome: CallOutcome) -> dict[str, Any] | None:
+    """The response as a test declares one: its status and (shaped) body."""
+    if outcome.call.status is None:
+        return None
+    return {"status": outcome.call.status, "body": outcome.data}
 
 
 def _named(apis: Sequence[tuple[ApiBinding, Prompts]]) -> list[Tool]:

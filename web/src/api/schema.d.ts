@@ -2450,6 +2450,12 @@ export interface components {
              * @description A run of the same app to compare with
              */
             baseline?: string | null;
+            /**
+             * Record
+             * @description Keep the live APIs' responses with each call (results[].steps[].api_calls[].response), to declare them as the tests' api_responses
+             * @default false
+             */
+            record: boolean;
         };
         /**
          * EvalOut
@@ -2498,6 +2504,11 @@ export interface components {
             finished_at: string | null;
             /** Baseline */
             baseline: string | null;
+            /**
+             * Record
+             * @default false
+             */
+            record: boolean;
             summary: components["schemas"]["RateOut"] | null;
             /** Cases */
             cases: components["schemas"]["CaseOut"][];

@@ -30,6 +30,11 @@ class EvalIn(BaseModel):
         None, ge=1, description="Run this version's tests (comparing two versions on one set)"
     )
     baseline: str | None = Field(None, description="A run of the same app to compare with")
+    record: bool = Field(
+        False,
+        description="Keep the live APIs' responses with each call (results[].steps[].api_calls"
+        "[].response), to declare them as the tests' api_responses",
+    )
 
 
 class CaseOut(BaseModel):
@@ -72,6 +77,7 @@ class EvalOut(BaseModel):
     started_at: str | None
     finished_at: str | None
     baseline: str | None
+    record: bool = False
     summary: RateOut | None
     cases: list[CaseOut]
     results: list[dict[str, Any]]

@@ -31,6 +31,7 @@ def _run(row: EvalRunRow) -> EvalRun:
         error=row.error,
         total=row.total,
         baseline=row.baseline,
+        record=row.record,
         created_by=row.created_by,
         created_at=row.created_at,
         started_at=row.started_at,

@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { call, messageOf, type ApiCallEntry, type ApiClient } from "../../api/client";
-import { ErrorMessage } from "../ErrorMessage";
+import { ActionFeedback, AdminTable } from "./AdminTable";
+import { TextField } from "./TextField";
+import { formatTime } from "./runners/format";
 
 const PAGE = 50;
 
@@ -61,27 +63,27 @@ export function ApiCallsLog({ client }: { client: ApiClient }) {
       <h1 id="api-calls-title">API calls</h1>
       <form className="admin-form filters" onSubmit={apply} role="search" aria-label="Filter the API calls">
         <div className="fields">
-          <div>
-            <label htmlFor="api-calls-app">App</label>
-            <input
-              id="api-calls-app"
-              placeholder="all apps"
-              autoComplete="off"
-              value={draft}
-              onChange={(event) => setDraft(event.target.value)}
-            />
-          </div>
+          <TextField
+            id="api-calls-app"
+            label="App"
+            placeholder="all apps"
+            autoComplete="off"
+            value={draft}
+            onChange={setDraft}
+          />
         </div>
         <button type="submit">Filter</button>
       </form>
-      {error && <ErrorMessage onDismiss={() => setError(null)}>{error}</ErrorMessage>}
-      {calls === null ? (
-        <p aria-busy="true">Loading the API calls…</p>
-      ) : calls.length === 0 ? (
-        <p className="hint">No API calls match.</p>
-      ) : (
-        <ApiCallsTable calls={calls} />
-      )}
+      <ActionFeedback error={error} onDismiss={() => setError(null)} />
+      <AdminTable
+        label="API calls"
+        caption="API calls, newest first"
+        loading="the API calls"
+        columns={["When", "Call", "Status", "Latency", "App", "User", "Error"]}
+        items={calls}
+        empty="No API calls match."
+        row={(entry) => <ApiCallRow key={entry.id} entry={entry} />}
+      />
       {hasMore && (
         <button type="button" className="secondary" onClick={() => void older()}>
           Older calls
@@ -91,45 +93,25 @@ export function ApiCallsLog({ client }: { client: ApiClient }) {
   );
 }
 
-function ApiCallsTable({ calls }: { calls: ApiCallEntry[] }) {
+function ApiCallRow({ entry }: { entry: ApiCallEntry }) {
   return (
-    <div className="table-wrap" tabIndex={0} role="region" aria-label="API calls table">
-      <table>
-        <caption className="visually-hidden">API calls, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Call</th>
-            <th scope="col">Status</th>
-            <th scope="col">Latency</th>
-            <th scope="col">App</th>
-            <th scope="col">User</th>
-            <th scope="col">Error</th>
-          </tr>
-        </thead>
-        <tbody>
-          {calls.map((entry) => (
-            <tr key={entry.id}>
-              <td>{new Date(entry.at).toLocaleString()}</td>
-              <th scope="row">
-                <code>
-                  {entry.method} {entry.api}.{entry.operation}
-                </code>
-              </th>
-              <td>{entry.status ?? "—"}</td>
-              <td>{entry.latency_ms === null ? "—" : `${Math.round(entry.latency_ms)} ms`}</td>
-              <td>
-                {entry.app ?? "—"}
-                {entry.app_version !== null && <span className="hint"> v{entry.app_version}</span>}
-              </td>
-              <td>
-                <code>{entry.user_id ?? "—"}</code>
-              </td>
-              <td className="details">{entry.error ?? "—"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <tr>
+      <td>{formatTime(entry.at)}</td>
+      <th scope="row">
+        <code>
+          {entry.method} {entry.api}.{entry.operation}
+        </code>
+      </th>
+      <td>{entry.status ?? "—"}</td>
+      <td>{entry.latency_ms === null ? "—" : `${Math.round(entry.latency_ms)} ms`}</td>
+      <td>
+        {entry.app ?? "—"}
+        {entry.app_version !== null && <span className="hint"> v{entry.app_version}</span>}
+      </td>
+      <td>
+        <code>{entry.user_id ?? "—"}</code>
+      </td>
+      <td className="details">{entry.error ?? "—"}</td>
+    </tr>
   );
 }

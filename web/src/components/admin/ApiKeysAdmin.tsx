@@ -1,68 +1,35 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { call, messageOf, type ApiClient, type User } from "../../api/client";
+import { useCallback, useState, type FormEvent } from "react";
+import { call, type ApiClient } from "../../api/client";
 import type { components } from "../../api/schema";
-import { ErrorMessage } from "../ErrorMessage";
+import { ActionFeedback, AdminTable, DeleteButton } from "./AdminTable";
+import { TextField } from "./TextField";
+import { formatTime } from "./runners/format";
+import { useAdminList } from "./useAdminList";
+import { UserOptions, useUsers } from "./users";
 
 type Key = components["schemas"]["KeyOut"];
 type CreatedKey = components["schemas"]["KeyCreated"];
 
-function when(value: string | null | undefined): string {
-  return value ? new Date(value).toLocaleString() : "—";
-}
-
 /** API keys: the signed-in user's, or (admins) another user's; create one (its secret is
  *  shown once), revoke one. */
 export function ApiKeysAdmin({ client }: { client: ApiClient }) {
-  const [users, setUsers] = useState<User[]>([]);
+  const users = useUsers(client);
   const [owner, setOwner] = useState("");
-  const [keys, setKeys] = useState<Key[] | null>(null);
-  const [created, setCreated] = useState<CreatedKey | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    call(client.GET("/api/v1/users"))
-      .then(setUsers)
-      .catch(() => setUsers([]));
-  }, [client]);
-
-  const load = useCallback(async () => {
-    try {
-      const query = owner ? { user: owner } : {};
-      setKeys(await call(client.GET("/api/v1/keys", { params: { query } })));
-    } catch (failure) {
-      setError(messageOf(failure));
-    }
+  const fetchList = useCallback(() => {
+    const query = owner ? { user: owner } : {};
+    return call(client.GET("/api/v1/keys", { params: { query } }));
   }, [client, owner]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { data: keys, error, setError, act } = useAdminList(fetchList);
+  const [created, setCreated] = useState<CreatedKey | null>(null);
 
   async function create(name: string, days: number | null, scopes: string[]) {
-    setError(null);
-    try {
-      const body = {
-        name,
-        expires_in_days: days,
-        scopes,
-        ...(owner ? { user: owner } : {}),
-      };
-      setCreated(await call(client.POST("/api/v1/keys", { body })));
-      await load();
-    } catch (failure) {
-      setError(messageOf(failure));
-    }
+    const body = { name, expires_in_days: days, scopes, ...(owner ? { user: owner } : {}) };
+    await act(async () => setCreated(await call(client.POST("/api/v1/keys", { body }))));
   }
 
-  async function revoke(key: Key) {
-    if (!window.confirm(`Revoke the key “${key.name}”? Programs using it stop working.`)) return;
-    setError(null);
-    try {
-      await call(client.DELETE("/api/v1/keys/{key_id}", { params: { path: { key_id: key.id } } }));
-      await load();
-    } catch (failure) {
-      setError(messageOf(failure));
-    }
+  function revoke(key: Key) {
+    const path = { key_id: key.id };
+    void act(() => call(client.DELETE("/api/v1/keys/{key_id}", { params: { path } })));
   }
 
   return (
@@ -73,67 +40,45 @@ export function ApiKeysAdmin({ client }: { client: ApiClient }) {
           <label htmlFor="keys-owner">Keys of</label>
           <select id="keys-owner" value={owner} onChange={(event) => setOwner(event.target.value)}>
             <option value="">Me</option>
-            {users.map((user) => (
-              <option key={user.id} value={user.id}>
-                {user.display_name || user.name}
-              </option>
-            ))}
+            <UserOptions users={users} />
           </select>
         </div>
       )}
       <CreateKey onCreate={create} />
       {created && <NewSecret created={created} onDone={() => setCreated(null)} />}
-      {error && <ErrorMessage onDismiss={() => setError(null)}>{error}</ErrorMessage>}
-      {keys === null ? (
-        <p aria-busy="true">Loading keys…</p>
-      ) : keys.length === 0 ? (
-        <p className="hint">No keys yet.</p>
-      ) : (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="API keys table">
-          <table>
-            <caption className="visually-hidden">API keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Prefix</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((key) => (
-                <tr key={key.id}>
-                  <th scope="row">{key.name}</th>
-                  <td>
-                    <code>{key.prefix}…</code>
-                  </td>
-                  <td>{key.scopes.length ? key.scopes.join(", ") : "all"}</td>
-                  <td>{when(key.created_at)}</td>
-                  <td>{when(key.expires_at)}</td>
-                  <td>{when(key.last_used_at)}</td>
-                  <td className="row-actions">
-                    {key.revoked_at ? (
-                      <span>Revoked</span>
-                    ) : (
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={`Revoke ${key.name}`}
-                        onClick={() => void revoke(key)}
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ActionFeedback error={error} onDismiss={() => setError(null)} />
+      <AdminTable
+        label="API keys"
+        loading="keys"
+        columns={["Name", "Prefix", "Scopes", "Created", "Expires", "Last used", "Actions"]}
+        items={keys}
+        empty="No keys yet."
+        row={(key) => (
+          <tr key={key.id}>
+            <th scope="row">{key.name}</th>
+            <td>
+              <code>{key.prefix}…</code>
+            </td>
+            <td>{key.scopes.length ? key.scopes.join(", ") : "all"}</td>
+            <td>{formatTime(key.created_at)}</td>
+            <td>{formatTime(key.expires_at)}</td>
+            <td>{formatTime(key.last_used_at)}</td>
+            <td className="row-actions">
+              {key.revoked_at ? (
+                <span>Revoked</span>
+              ) : (
+                <DeleteButton
+                  label={`Revoke ${key.name}`}
+                  confirm={`Revoke the key “${key.name}”? Programs using it stop working.`}
+                  onDelete={() => revoke(key)}
+                >
+                  Revoke
+                </DeleteButton>
+              )}
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
@@ -162,36 +107,30 @@ function CreateKey(props: {
     <form className="admin-form" onSubmit={submit} aria-labelledby="new-key-title">
       <h2 id="new-key-title">New key</h2>
       <div className="fields">
-        <div>
-          <label htmlFor="new-key-name">Key name</label>
-          <input
-            id="new-key-name"
-            required
-            autoComplete="off"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-        </div>
-        <div>
-          <label htmlFor="new-key-days">Expires in days (optional)</label>
-          <input
-            id="new-key-days"
-            type="number"
-            min="1"
-            max="3650"
-            value={days}
-            onChange={(event) => setDays(event.target.value)}
-          />
-        </div>
-        <div>
-          <label htmlFor="new-key-scopes">Scopes (optional, comma-separated)</label>
-          <input
-            id="new-key-scopes"
-            autoComplete="off"
-            value={scopes}
-            onChange={(event) => setScopes(event.target.value)}
-          />
-        </div>
+        <TextField
+          id="new-key-name"
+          label="Key name"
+          required
+          autoComplete="off"
+          value={name}
+          onChange={setName}
+        />
+        <TextField
+          id="new-key-days"
+          label="Expires in days (optional)"
+          type="number"
+          min="1"
+          max="3650"
+          value={days}
+          onChange={setDays}
+        />
+        <TextField
+          id="new-key-scopes"
+          label="Scopes (optional, comma-separated)"
+          autoComplete="off"
+          value={scopes}
+          onChange={setScopes}
+        />
       </div>
       <button type="submit" disabled={!name.trim()}>
         Create key

@@ -1,7 +1,9 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { call, messageOf, type ApiClient } from "../../api/client";
 import type { components } from "../../api/schema";
-import { ErrorMessage } from "../ErrorMessage";
+import { ActionFeedback, AdminTable } from "./AdminTable";
+import { TextField } from "./TextField";
+import { formatTime } from "./runners/format";
 
 type Event = components["schemas"]["AuditEventOut"];
 
@@ -76,80 +78,61 @@ export function AuditLog({ client }: { client: ApiClient }) {
       <h1 id="audit-title">Audit log</h1>
       <form className="admin-form filters" onSubmit={apply} role="search" aria-label="Filter the audit log">
         <div className="fields">
-          <div>
-            <label htmlFor="audit-action">Action starts with</label>
-            <input
-              id="audit-action"
-              placeholder="key."
-              autoComplete="off"
-              value={draft.action}
-              onChange={(event) => setDraft({ ...draft, action: event.target.value })}
-            />
-          </div>
-          <div>
-            <label htmlFor="audit-actor">Actor (user id)</label>
-            <input
-              id="audit-actor"
-              autoComplete="off"
-              value={draft.actor}
-              onChange={(event) => setDraft({ ...draft, actor: event.target.value })}
-            />
-          </div>
+          <TextField
+            id="audit-action"
+            label="Action starts with"
+            placeholder="key."
+            autoComplete="off"
+            value={draft.action}
+            onChange={(action) => setDraft({ ...draft, action })}
+          />
+          <TextField
+            id="audit-actor"
+            label="Actor (user id)"
+            autoComplete="off"
+            value={draft.actor}
+            onChange={(actor) => setDraft({ ...draft, actor })}
+          />
         </div>
         <button type="submit">Filter</button>
       </form>
-      {error && <ErrorMessage onDismiss={() => setError(null)}>{error}</ErrorMessage>}
-      {events === null ? (
-        <p aria-busy="true">Loading the audit log…</p>
-      ) : events.length === 0 ? (
-        <p className="hint">No events match.</p>
-      ) : (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="Audit events table">
-          <table>
-            <caption className="visually-hidden">Audit events, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Action</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Target</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((event) => (
-                <tr key={event.id}>
-                  <td>{new Date(event.at).toLocaleString()}</td>
-                  <th scope="row">
-                    <code>{event.action}</code>
-                  </th>
-                  <td>{event.outcome}</td>
-                  <td>
-                    <code>{event.actor_user_id ?? "—"}</code>
-                  </td>
-                  <td>
-                    {event.target_type ? (
-                      <>
-                        {event.target_type} <code>{event.target_id}</code>
-                      </>
-                    ) : (
-                      "—"
-                    )}
-                  </td>
-                  <td className="details">
-                    {Object.keys(event.details).length ? (
-                      <code>{JSON.stringify(event.details)}</code>
-                    ) : (
-                      "—"
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ActionFeedback error={error} onDismiss={() => setError(null)} />
+      <AdminTable
+        label="Audit events"
+        caption="Audit events, newest first"
+        loading="the audit log"
+        columns={["When", "Action", "Outcome", "Actor", "Target", "Details"]}
+        items={events}
+        empty="No events match."
+        row={(event) => (
+          <tr key={event.id}>
+            <td>{formatTime(event.at)}</td>
+            <th scope="row">
+              <code>{event.action}</code>
+            </th>
+            <td>{event.outcome}</td>
+            <td>
+              <code>{event.actor_user_id ?? "—"}</code>
+            </td>
+            <td>
+              {event.target_type ? (
+                <>
+                  {event.target_type} <code>{event.target_id}</code>
+                </>
+              ) : (
+                "—"
+              )}
+            </td>
+            <td className="details">
+              {Object.keys(event.details).length ? (
+                <code>{JSON.stringify(event.details)}</code>
+              ) : (
+                "—"
+              )}
+            </td>
+          </tr>
+        )}
+      />
       {hasMore && (
         <button type="button" className="secondary" onClick={() => void older()}>
           Older events

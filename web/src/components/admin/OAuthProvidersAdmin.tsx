@@ -1,6 +1,7 @@
 import { useCallback, useState, type FormEvent } from "react";
 import { call, type ApiClient, type OAuthProviderIn } from "../../api/client";
-import { ErrorMessage } from "../ErrorMessage";
+import { ActionFeedback, AdminTable, DeleteButton } from "./AdminTable";
+import { TextField } from "./TextField";
 import { useAdminList } from "./useAdminList";
 
 /** OAuth2 providers users connect their accounts through: list them, create or replace one
@@ -10,8 +11,6 @@ export function OAuthProvidersAdmin({ client }: { client: ApiClient }) {
   const { data: providers, error, setError, notice, act } = useAdminList(fetchList);
 
   function remove(name: string) {
-    const question = `Delete the OAuth provider “${name}”? Every user's connection to it goes too.`;
-    if (!window.confirm(question)) return;
     const path = { name };
     void act(
       () => call(client.DELETE("/api/v1/oauth/providers/{name}", { params: { path } })),
@@ -25,58 +24,36 @@ export function OAuthProvidersAdmin({ client }: { client: ApiClient }) {
       <p className="hint">
         Users connect their own accounts through these (Connections page); apps' APIs name them.
       </p>
-      {error && <ErrorMessage onDismiss={() => setError(null)}>{error}</ErrorMessage>}
-      {notice && (
-        <p role="status" className="notice">
-          {notice}
-        </p>
-      )}
-      {providers === null ? (
-        <p aria-busy="true">Loading OAuth providers…</p>
-      ) : providers.length === 0 ? (
-        <p className="hint">No OAuth providers yet.</p>
-      ) : (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="OAuth providers table">
-          <table>
-            <caption className="visually-hidden">OAuth providers</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Authorize URL</th>
-                <th scope="col">Client id</th>
-                <th scope="col">Client</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {providers.map((provider) => (
-                <tr key={provider.name}>
-                  <th scope="row">{provider.name}</th>
-                  <td>
-                    <code>{provider.authorize_url}</code>
-                  </td>
-                  <td>
-                    <code>{provider.client_id}</code>
-                  </td>
-                  <td>{provider.confidential ? "Confidential (secret set)" : "Public (PKCE)"}</td>
-                  <td>{provider.scopes.length ? provider.scopes.join(" ") : "—"}</td>
-                  <td className="row-actions">
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={`Delete ${provider.name}`}
-                      onClick={() => remove(provider.name)}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ActionFeedback error={error} notice={notice} onDismiss={() => setError(null)} />
+      <AdminTable
+        label="OAuth providers"
+        loading="OAuth providers"
+        columns={["Name", "Authorize URL", "Client id", "Client", "Scopes", "Actions"]}
+        items={providers}
+        empty="No OAuth providers yet."
+        row={(provider) => (
+          <tr key={provider.name}>
+            <th scope="row">{provider.name}</th>
+            <td>
+              <code>{provider.authorize_url}</code>
+            </td>
+            <td>
+              <code>{provider.client_id}</code>
+            </td>
+            <td>{provider.confidential ? "Confidential (secret set)" : "Public (PKCE)"}</td>
+            <td>{provider.scopes.length ? provider.scopes.join(" ") : "—"}</td>
+            <td className="row-actions">
+              <DeleteButton
+                label={`Delete ${provider.name}`}
+                confirm={`Delete the OAuth provider “${provider.name}”? Every user's connection to it goes too.`}
+                onDelete={() => remove(provider.name)}
+              >
+                Delete
+              </DeleteButton>
+            </td>
+          </tr>
+        )}
+      />
       <ProviderForm
         onSave={(name, body) =>
           act(
@@ -147,17 +124,16 @@ function ProviderForm(props: { onSave: (name: string, body: OAuthProviderIn) => 
       <p className="hint">Saving under an existing name replaces that provider, secret included.</p>
       <div className="fields">
         {FIELDS.map((field) => (
-          <div key={field.key}>
-            <label htmlFor={`oauth-${field.key}`}>{field.label}</label>
-            <input
-              id={`oauth-${field.key}`}
-              type={field.type ?? "text"}
-              required={field.required}
-              autoComplete="off"
-              value={draft[field.key]}
-              onChange={(event) => setDraft({ ...draft, [field.key]: event.target.value })}
-            />
-          </div>
+          <TextField
+            key={field.key}
+            id={`oauth-${field.key}`}
+            label={field.label}
+            type={field.type ?? "text"}
+            required={field.required}
+            autoComplete="off"
+            value={draft[field.key]}
+            onChange={(value) => setDraft({ ...draft, [field.key]: value })}
+          />
         ))}
       </div>
       <button type="submit" disabled={busy || !ready}>

@@ -1,7 +1,8 @@
 import { useCallback, useState, type FormEvent } from "react";
 import { call, type ApiClient } from "../../api/client";
 import type { components } from "../../api/schema";
-import { ErrorMessage } from "../ErrorMessage";
+import { ActionFeedback, AdminTable, DeleteButton } from "./AdminTable";
+import { TextField } from "./TextField";
 import { useAdminList } from "./useAdminList";
 
 type ProviderIn = components["schemas"]["ProviderIn"];
@@ -20,7 +21,6 @@ export function ProvidersAdmin({ client }: { client: ApiClient }) {
   }
 
   function remove(name: string) {
-    if (!window.confirm(`Remove the provider “${name}”? Its models stop being available.`)) return;
     const path = { name };
     void act(
       () => call(client.DELETE("/api/v1/providers/{name}", { params: { path } })),
@@ -36,69 +36,46 @@ export function ProvidersAdmin({ client }: { client: ApiClient }) {
           act(() => call(client.POST("/api/v1/providers", { body })), `Added ${body.name}.`)
         }
       />
-      {error && <ErrorMessage onDismiss={() => setError(null)}>{error}</ErrorMessage>}
-      {notice && (
-        <p role="status" className="notice">
-          {notice}
-        </p>
-      )}
-      {providers === null ? (
-        <p aria-busy="true">Loading providers…</p>
-      ) : providers.length === 0 ? (
-        <p className="hint">No providers yet.</p>
-      ) : (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="Providers table">
-          <table>
-            <caption className="visually-hidden">Providers</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Address</th>
-                <th scope="col">Status</th>
-                <th scope="col">Models</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {providers.map((provider) => (
-                <tr key={provider.name}>
-                  <th scope="row">{provider.name}</th>
-                  <td>{provider.kind}</td>
-                  <td>
-                    <code>{provider.base_url}</code>
-                  </td>
-                  <td>
-                    <span className={`badge ${provider.status}`}>
-                      {provider.status === "ok" ? "OK" : "Error"}
-                    </span>
-                    {provider.error && <div className="hint">{provider.error}</div>}
-                  </td>
-                  <td title={provider.models.join("\n")}>{provider.models.length}</td>
-                  <td className="row-actions">
-                    <button
-                      type="button"
-                      className="secondary"
-                      aria-label={`Refresh ${provider.name}`}
-                      onClick={() => refresh(provider.name)}
-                    >
-                      Refresh
-                    </button>
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={`Remove ${provider.name}`}
-                      onClick={() => remove(provider.name)}
-                    >
-                      Remove
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ActionFeedback error={error} notice={notice} onDismiss={() => setError(null)} />
+      <AdminTable
+        label="Providers"
+        columns={["Name", "Kind", "Address", "Status", "Models", "Actions"]}
+        items={providers}
+        empty="No providers yet."
+        row={(provider) => (
+          <tr key={provider.name}>
+            <th scope="row">{provider.name}</th>
+            <td>{provider.kind}</td>
+            <td>
+              <code>{provider.base_url}</code>
+            </td>
+            <td>
+              <span className={`badge ${provider.status}`}>
+                {provider.status === "ok" ? "OK" : "Error"}
+              </span>
+              {provider.error && <div className="hint">{provider.error}</div>}
+            </td>
+            <td title={provider.models.join("\n")}>{provider.models.length}</td>
+            <td className="row-actions">
+              <button
+                type="button"
+                className="secondary"
+                aria-label={`Refresh ${provider.name}`}
+                onClick={() => refresh(provider.name)}
+              >
+                Refresh
+              </button>
+              <DeleteButton
+                label={`Remove ${provider.name}`}
+                confirm={`Remove the provider “${provider.name}”? Its models stop being available.`}
+                onDelete={() => remove(provider.name)}
+              >
+                Remove
+              </DeleteButton>
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
@@ -138,16 +115,14 @@ function AddProvider({ onAdd }: { onAdd: (body: ProviderIn) => Promise<boolean> 
     <form className="admin-form" onSubmit={submit} aria-labelledby="new-provider-title">
       <h2 id="new-provider-title">Add a provider</h2>
       <div className="fields">
-        <div>
-          <label htmlFor="provider-name">Provider name</label>
-          <input
-            id="provider-name"
-            required
-            autoComplete="off"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-        </div>
+        <TextField
+          id="provider-name"
+          label="Provider name"
+          required
+          autoComplete="off"
+          value={name}
+          onChange={setName}
+        />
         <div>
           <label htmlFor="provider-kind">Kind</label>
           <select
@@ -159,37 +134,31 @@ function AddProvider({ onAdd }: { onAdd: (body: ProviderIn) => Promise<boolean> 
             <option value="ollama">Ollama</option>
           </select>
         </div>
-        <div>
-          <label htmlFor="provider-url">Base URL</label>
-          <input
-            id="provider-url"
-            type="url"
-            required
-            placeholder="https://api.example.com/v1"
-            value={baseUrl}
-            onChange={(event) => setBaseUrl(event.target.value)}
-          />
-        </div>
-        <div>
-          <label htmlFor="provider-key">API key (optional)</label>
-          <input
-            id="provider-key"
-            type="password"
-            autoComplete="off"
-            value={apiKey}
-            onChange={(event) => setApiKey(event.target.value)}
-          />
-        </div>
-        <div>
-          <label htmlFor="provider-models">Only these models (optional)</label>
-          <input
-            id="provider-models"
-            autoComplete="off"
-            placeholder="all"
-            value={models}
-            onChange={(event) => setModels(event.target.value)}
-          />
-        </div>
+        <TextField
+          id="provider-url"
+          label="Base URL"
+          type="url"
+          required
+          placeholder="https://api.example.com/v1"
+          value={baseUrl}
+          onChange={setBaseUrl}
+        />
+        <TextField
+          id="provider-key"
+          label="API key (optional)"
+          type="password"
+          autoComplete="off"
+          value={apiKey}
+          onChange={setApiKey}
+        />
+        <TextField
+          id="provider-models"
+          label="Only these models (optional)"
+          autoComplete="off"
+          placeholder="all"
+          value={models}
+          onChange={setModels}
+        />
       </div>
       <button type="submit" disabled={busy || !name.trim() || !baseUrl.trim()}>
         {busy ? "Adding…" : "Add provider"}

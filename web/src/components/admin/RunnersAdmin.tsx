@@ -1,6 +1,6 @@
 import { useCallback, useState, type ReactNode } from "react";
 import { call, type ApiClient } from "../../api/client";
-import { ErrorMessage } from "../ErrorMessage";
+import { ActionFeedback } from "./AdminTable";
 import { ModelCatalogue } from "./runners/ModelCatalogue";
 import { RunnerCard } from "./runners/RunnerCard";
 import { CreateRunnerToken, NewRunnerToken, RunnerTokens } from "./runners/RunnerTokens";
@@ -30,8 +30,6 @@ export function RunnersAdmin({ client }: { client: ApiClient }) {
   const [created, setCreated] = useState<{ token: RunnerToken; secret: string } | null>(null);
 
   function unload(instance: Instance) {
-    const question = `Unload ${instance.model} from ${instance.runner}? It loads again when needed.`;
-    if (!window.confirm(question)) return;
     const path = { instance_id: instance.id };
     void act(
       () => call(client.DELETE("/api/v1/instances/{instance_id}", { params: { path } })),
@@ -61,7 +59,6 @@ export function RunnersAdmin({ client }: { client: ApiClient }) {
   }
 
   function remove(model: CatalogueModel) {
-    if (!window.confirm(`Delete the model “${model.name}”? Its instances are unloaded.`)) return;
     const path = { name: model.name };
     void act(
       () => call(client.DELETE("/api/v1/models/{name}", { params: { path } })),
@@ -77,10 +74,6 @@ export function RunnersAdmin({ client }: { client: ApiClient }) {
   }
 
   function revoke(token: RunnerToken) {
-    const question =
-      `Revoke the token of “${token.name}”? ` +
-      "Its runner is disconnected and cannot come back with this token.";
-    if (!window.confirm(question)) return;
     const path = { name: token.name };
     void act(
       () => call(client.DELETE("/api/v1/runner-tokens/{name}", { params: { path } })),
@@ -92,12 +85,7 @@ export function RunnersAdmin({ client }: { client: ApiClient }) {
     <section aria-labelledby="runners-title">
       <h1 id="runners-title">Runners</h1>
       <p className="hint">Refreshed every {REFRESH_MS / 1000} seconds while this page is open.</p>
-      {error && <ErrorMessage onDismiss={() => setError(null)}>{error}</ErrorMessage>}
-      {notice && (
-        <p role="status" className="notice">
-          {notice}
-        </p>
-      )}
+      <ActionFeedback error={error} notice={notice} onDismiss={() => setError(null)} />
       {data === null ? (
         <p aria-busy="true">Loading runners…</p>
       ) : (

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { call, messageOf, type ApiClient } from "../../api/client";
 import type { components } from "../../api/schema";
 import { ErrorMessage } from "../ErrorMessage";
+import { AdminTable } from "./AdminTable";
 
 type Row = components["schemas"]["UsageRowOut"];
 
@@ -66,41 +67,33 @@ export function UsageAdmin({ client }: { client: ApiClient }) {
       {models && (
         <>
           <h2>By model</h2>
-          {models.length === 0 ? (
-            <p className="hint">No requests in these {DAYS} days.</p>
-          ) : (
-            <div className="table-wrap" tabIndex={0} role="region" aria-label="Usage by model table">
-              <table>
-                <caption className="visually-hidden">Usage by model</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Model</th>
-                    <th scope="col" className="number">Requests</th>
-                    <th scope="col" className="number">Prompt tokens</th>
-                    <th scope="col" className="number">Completion tokens</th>
-                    <th scope="col" className="number">Errors</th>
-                    <th scope="col" className="number">Average latency</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {models.map((row) => (
-                    <tr key={row.model ?? "none"}>
-                      <th scope="row">
-                        <code>{row.model ?? "—"}</code>
-                      </th>
-                      <td className="number">{NUMBER.format(row.requests)}</td>
-                      <td className="number">{NUMBER.format(row.prompt_tokens)}</td>
-                      <td className="number">{NUMBER.format(row.completion_tokens)}</td>
-                      <td className="number">{NUMBER.format(row.errors)}</td>
-                      <td className="number">
-                        {row.avg_latency_ms == null ? "—" : `${Math.round(row.avg_latency_ms)} ms`}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
+          <AdminTable
+            label="Usage by model"
+            columns={[
+              "Model",
+              { name: "Requests", number: true },
+              { name: "Prompt tokens", number: true },
+              { name: "Completion tokens", number: true },
+              { name: "Errors", number: true },
+              { name: "Average latency", number: true },
+            ]}
+            items={models}
+            empty={`No requests in these ${DAYS} days.`}
+            row={(row) => (
+              <tr key={row.model ?? "none"}>
+                <th scope="row">
+                  <code>{row.model ?? "—"}</code>
+                </th>
+                <td className="number">{NUMBER.format(row.requests)}</td>
+                <td className="number">{NUMBER.format(row.prompt_tokens)}</td>
+                <td className="number">{NUMBER.format(row.completion_tokens)}</td>
+                <td className="number">{NUMBER.format(row.errors)}</td>
+                <td className="number">
+                  {row.avg_latency_ms == null ? "—" : `${Math.round(row.avg_latency_ms)} ms`}
+                </td>
+              </tr>
+            )}
+          />
         </>
       )}
     </section>

@@ -1,7 +1,9 @@
 import { useCallback, useState, type FormEvent } from "react";
 import { call, type ApiClient, type User } from "../../api/client";
-import { ErrorMessage } from "../ErrorMessage";
+import { ActionFeedback, AdminTable } from "./AdminTable";
+import { TextField } from "./TextField";
 import { useAdminList } from "./useAdminList";
+import { UserOptions } from "./users";
 
 /** Users: list, create, disable or enable, reset a password, delete (optionally handing
  *  what they own to someone else). */
@@ -17,77 +19,58 @@ export function UsersAdmin({ client }: { client: ApiClient }) {
           act(() => call(client.POST("/api/v1/users", { body })), `Created ${body.name}.`)
         }
       />
-      {error && <ErrorMessage onDismiss={() => setError(null)}>{error}</ErrorMessage>}
-      {notice && (
-        <p role="status" className="notice">
-          {notice}
-        </p>
-      )}
-      {users === null ? (
-        <p aria-busy="true">Loading users…</p>
-      ) : (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="Users table">
-          <table>
-            <caption className="visually-hidden">Users</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Roles</th>
-                <th scope="col">Status</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.map((user) => (
-                <UserRow
-                  key={user.id}
-                  user={user}
-                  others={users.filter((other) => other.id !== user.id)}
-                  onToggle={() =>
-                    act(
-                      () =>
-                        call(
-                          client.PATCH("/api/v1/users/{user}", {
-                            params: { path: { user: user.id } },
-                            body: { disabled: !user.disabled },
-                          }),
-                        ),
-                      `${user.name} is ${user.disabled ? "enabled" : "disabled"}.`,
-                    )
-                  }
-                  onReset={(password) =>
-                    act(
-                      () =>
-                        call(
-                          client.POST("/api/v1/users/{user}/password", {
-                            params: { path: { user: user.id } },
-                            body: { new_password: password },
-                          }),
-                        ),
-                      `The password of ${user.name} is reset.`,
-                    )
-                  }
-                  onDelete={(transferTo) =>
-                    act(
-                      () =>
-                        call(
-                          client.DELETE("/api/v1/users/{user}", {
-                            params: {
-                              path: { user: user.id },
-                              query: transferTo ? { transfer_to: transferTo } : {},
-                            },
-                          }),
-                        ),
-                      `Deleted ${user.name}.`,
-                    )
-                  }
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ActionFeedback error={error} notice={notice} onDismiss={() => setError(null)} />
+      <AdminTable
+        label="Users"
+        columns={["Name", "Email", "Roles", "Status", "Actions"]}
+        items={users}
+        empty="No users yet."
+        row={(user) => (
+          <UserRow
+            key={user.id}
+            user={user}
+            others={users?.filter((other) => other.id !== user.id) ?? []}
+            onToggle={() =>
+              act(
+                () =>
+                  call(
+                    client.PATCH("/api/v1/users/{user}", {
+                      params: { path: { user: user.id } },
+                      body: { disabled: !user.disabled },
+                    }),
+                  ),
+                `${user.name} is ${user.disabled ? "enabled" : "disabled"}.`,
+              )
+            }
+            onReset={(password) =>
+              act(
+                () =>
+                  call(
+                    client.POST("/api/v1/users/{user}/password", {
+                      params: { path: { user: user.id } },
+                      body: { new_password: password },
+                    }),
+                  ),
+                `The password of ${user.name} is reset.`,
+              )
+            }
+            onDelete={(transferTo) =>
+              act(
+                () =>
+                  call(
+                    client.DELETE("/api/v1/users/{user}", {
+                      params: {
+                        path: { user: user.id },
+                        query: transferTo ? { transfer_to: transferTo } : {},
+                      },
+                    }),
+                  ),
+                `Deleted ${user.name}.`,
+              )
+            }
+          />
+        )}
+      />
     </section>
   );
 }
@@ -127,36 +110,30 @@ function CreateUser({ onCreate }: { onCreate: (body: NewUser) => Promise<unknown
     <form className="admin-form" onSubmit={submit} aria-labelledby="new-user-title">
       <h2 id="new-user-title">New user</h2>
       <div className="fields">
-        <div>
-          <label htmlFor="new-user-name">Name</label>
-          <input
-            id="new-user-name"
-            required
-            autoComplete="off"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-        </div>
-        <div>
-          <label htmlFor="new-user-email">Email (optional)</label>
-          <input
-            id="new-user-email"
-            type="email"
-            autoComplete="off"
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-          />
-        </div>
-        <div>
-          <label htmlFor="new-user-password">Password (optional)</label>
-          <input
-            id="new-user-password"
-            type="password"
-            autoComplete="new-password"
-            value={password}
-            onChange={(event) => setPassword(event.target.value)}
-          />
-        </div>
+        <TextField
+          id="new-user-name"
+          label="Name"
+          required
+          autoComplete="off"
+          value={name}
+          onChange={setName}
+        />
+        <TextField
+          id="new-user-email"
+          label="Email (optional)"
+          type="email"
+          autoComplete="off"
+          value={email}
+          onChange={setEmail}
+        />
+        <TextField
+          id="new-user-password"
+          label="Password (optional)"
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          onChange={setPassword}
+        />
         <div className="check">
           <input
             id="new-user-admin"
@@ -260,11 +237,7 @@ function UserRow(props: {
               onChange={(event) => setTransferTo(event.target.value)}
             >
               <option value="">Nobody (delete it too)</option>
-              {props.others.map((other) => (
-                <option key={other.id} value={other.id}>
-                  {other.display_name || other.name}
-                </option>
-              ))}
+              <UserOptions users={props.others} />
             </select>
             <button type="button" className="danger" onClick={() => void props.onDelete(transferTo || null)}>
               Delete {label}

@@ -69,13 +69,13 @@ export function useAdminList<T>(fetchList: () => Promise<T>, options: Options<T>
     return () => window.clearInterval(timer);
   }, [load, refreshMs]);
 
-  /** Run an action; on success say `done` and reload. True when it worked. */
-  async function act(action: () => Promise<unknown>, done: string): Promise<boolean> {
+  /** Run an action; on success say `done` (if given) and reload. True when it worked. */
+  async function act(action: () => Promise<unknown>, done?: string): Promise<boolean> {
     setError(null);
     setNotice(null);
     try {
       await action();
-      setNotice(done);
+      if (done) setNotice(done);
       await load();
       return true;
     } catch (failure) {

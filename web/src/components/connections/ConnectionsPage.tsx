@@ -5,7 +5,9 @@
 import { useCallback, useMemo, useState, type FormEvent } from "react";
 import { apiClient, call, type Connection } from "../../api/client";
 import type { Credentials } from "../../auth";
-import { ErrorMessage } from "../ErrorMessage";
+import { ActionFeedback, AdminTable, DeleteButton } from "../admin/AdminTable";
+import { TextField } from "../admin/TextField";
+import { formatTime } from "../admin/runners/format";
 import { useAdminList } from "../admin/useAdminList";
 
 interface Props {
@@ -19,10 +21,6 @@ export function connectUrl(provider: string): string {
   return `/api/v1/connections/${encodeURIComponent(provider)}/connect?redirect=${redirect}`;
 }
 
-function when(value: string | null | undefined): string {
-  return value ? new Date(value).toLocaleString() : "—";
-}
-
 /** `?connect=<provider>` (a link from an answer asking to connect) and `?connected=<provider>`
  *  (back from the provider). */
 function queryParam(name: string): string {
@@ -32,14 +30,12 @@ function queryParam(name: string): string {
 export function ConnectionsPage({ credentials, onUnauthorized }: Props) {
   const client = useMemo(() => apiClient(credentials), [credentials]);
   const fetchList = useCallback(() => call(client.GET("/api/v1/connections")), [client]);
-  const { data, error, setError, notice, setNotice, act } = useAdminList(fetchList, {
+  const { data, error, setError, notice, act } = useAdminList(fetchList, {
     onUnauthorized,
   });
   const [connected] = useState(() => queryParam("connected"));
 
   function remove(connection: Connection) {
-    const what = connection.kind === "oauth2" ? "disconnect (and revoke) " : "delete the token ";
-    if (!window.confirm(`Really ${what}“${connection.name}”?`)) return;
     const path = { name: connection.name };
     void act(
       () => call(client.DELETE("/api/v1/connections/{name}", { params: { path } })),
@@ -55,28 +51,25 @@ export function ConnectionsPage({ credentials, onUnauthorized }: Props) {
           Your own accounts at business systems. Apps whose assistants call an API with your
           account use these; tokens are never shown again once saved.
         </p>
-        {connected && !notice && (
-          <p role="status" className="notice">
-            Connected {connected}.
-          </p>
-        )}
-        {notice && (
-          <p role="status" className="notice">
-            {notice}
-          </p>
-        )}
-        {error && <ErrorMessage onDismiss={() => setError(null)}>{error}</ErrorMessage>}
-        {data === null ? (
-          <p aria-busy="true">Loading your connections…</p>
-        ) : data.length === 0 ? (
-          <p className="hint">No connections yet.</p>
-        ) : (
-          <ConnectionsTable connections={data} onDelete={remove} />
-        )}
+        <ActionFeedback
+          error={error}
+          notice={notice ?? (connected ? `Connected ${connected}.` : null)}
+          onDismiss={() => setError(null)}
+        />
+        <AdminTable
+          label="Connections"
+          caption="Your connections"
+          loading="your connections"
+          columns={["Name", "Kind", "Scopes", "Connected", "Expires", "Actions"]}
+          items={data}
+          empty="No connections yet."
+          row={(connection) => (
+            <ConnectionRow key={connection.name} connection={connection} onDelete={remove} />
+          )}
+        />
         <ConnectForm initial={queryParam("connect")} />
         <TokenForm
           onSave={(name, token) => {
-            setNotice(null);
             const path = { name };
             return act(
               () =>
@@ -90,56 +83,38 @@ export function ConnectionsPage({ credentials, onUnauthorized }: Props) {
   );
 }
 
-function ConnectionsTable(props: {
-  connections: Connection[];
+function ConnectionRow(props: {
+  connection: Connection;
   onDelete: (connection: Connection) => void;
 }) {
+  const { connection } = props;
+  const what = connection.kind === "oauth2" ? "disconnect (and revoke) " : "delete the token ";
   return (
-    <div className="table-wrap" tabIndex={0} role="region" aria-label="Connections table">
-      <table>
-        <caption className="visually-hidden">Your connections</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Kind</th>
-            <th scope="col">Scopes</th>
-            <th scope="col">Connected</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.connections.map((connection) => (
-            <tr key={connection.name}>
-              <th scope="row">{connection.name}</th>
-              <td>{connection.kind === "oauth2" ? "OAuth2" : "Personal token"}</td>
-              <td>{connection.scopes.length ? connection.scopes.join(" ") : "—"}</td>
-              <td>{when(connection.connected_at)}</td>
-              <td>{when(connection.expires_at)}</td>
-              <td className="row-actions">
-                {connection.kind === "oauth2" && (
-                  <a
-                    className="button secondary"
-                    href={connectUrl(connection.name)}
-                    aria-label={`Reconnect ${connection.name}`}
-                  >
-                    Reconnect
-                  </a>
-                )}
-                <button
-                  type="button"
-                  className="danger"
-                  aria-label={`Delete ${connection.name}`}
-                  onClick={() => props.onDelete(connection)}
-                >
-                  Delete
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <tr>
+      <th scope="row">{connection.name}</th>
+      <td>{connection.kind === "oauth2" ? "OAuth2" : "Personal token"}</td>
+      <td>{connection.scopes.length ? connection.scopes.join(" ") : "—"}</td>
+      <td>{formatTime(connection.connected_at)}</td>
+      <td>{formatTime(connection.expires_at)}</td>
+      <td className="row-actions">
+        {connection.kind === "oauth2" && (
+          <a
+            className="button secondary"
+            href={connectUrl(connection.name)}
+            aria-label={`Reconnect ${connection.name}`}
+          >
+            Reconnect
+          </a>
+        )}
+        <DeleteButton
+          label={`Delete ${connection.name}`}
+          confirm={`Really ${what}“${connection.name}”?`}
+          onDelete={() => props.onDelete(connection)}
+        >
+          Delete
+        </DeleteButton>
+      </td>
+    </tr>
   );
 }
 
@@ -161,16 +136,14 @@ function ConnectForm({ initial }: { initial: string }) {
         back here.
       </p>
       <div className="fields">
-        <div>
-          <label htmlFor="connect-provider">Provider name</label>
-          <input
-            id="connect-provider"
-            required
-            autoComplete="off"
-            value={provider}
-            onChange={(event) => setProvider(event.target.value)}
-          />
-        </div>
+        <TextField
+          id="connect-provider"
+          label="Provider name"
+          required
+          autoComplete="off"
+          value={provider}
+          onChange={setProvider}
+        />
       </div>
       <button type="submit" disabled={!provider.trim()}>
         Connect
@@ -200,27 +173,23 @@ function TokenForm({ onSave }: { onSave: (name: string, token: string) => Promis
       <h2 id="token-title">Save a personal token</h2>
       <p className="hint">Replaces any token already saved under that name.</p>
       <div className="fields">
-        <div>
-          <label htmlFor="token-name">Connection name</label>
-          <input
-            id="token-name"
-            required
-            autoComplete="off"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-        </div>
-        <div>
-          <label htmlFor="token-value">Token</label>
-          <input
-            id="token-value"
-            type="password"
-            required
-            autoComplete="off"
-            value={token}
-            onChange={(event) => setToken(event.target.value)}
-          />
-        </div>
+        <TextField
+          id="token-name"
+          label="Connection name"
+          required
+          autoComplete="off"
+          value={name}
+          onChange={setName}
+        />
+        <TextField
+          id="token-value"
+          label="Token"
+          type="password"
+          required
+          autoComplete="off"
+          value={token}
+          onChange={setToken}
+        />
       </div>
       <button type="submit" disabled={busy || !name.trim() || !token}>
         {busy ? "Saving…" : "Save token"}

@@ -1,3 +1,4 @@
+import { DeleteButton } from "../AdminTable";
 import { formatBytes } from "./format";
 import type { Instance } from "./types";
 
@@ -33,15 +34,14 @@ function InstanceItem({ instance, onUnload }: { instance: Instance; onUnload: ()
       <div className="instance-head">
         <code className="instance-model">{instance.model}</code>
         <span className={`badge ${instance.state}`}>{STATE_LABELS[instance.state]}</span>
-        <button
-          type="button"
-          className="danger"
-          aria-label={`Unload ${instance.model} on ${instance.runner}`}
+        <DeleteButton
+          label={`Unload ${instance.model} on ${instance.runner}`}
+          confirm={`Unload ${instance.model} from ${instance.runner}? It loads again when needed.`}
           disabled={instance.state === "unloading"}
-          onClick={onUnload}
+          onDelete={onUnload}
         >
           Unload
-        </button>
+        </DeleteButton>
       </div>
       {instance.state === "loading" && (
         <progress

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { AdminTable, DeleteButton } from "../AdminTable";
 import { formatBytes } from "./format";
 import type { CatalogueModel } from "./types";
 
@@ -10,29 +11,22 @@ interface Actions {
 
 /** The model catalogue: what runners can load, how many are kept warm, what is loaded. */
 export function ModelCatalogue(props: { models: CatalogueModel[] } & Actions) {
-  if (props.models.length === 0) return <p className="hint">No models in the catalogue.</p>;
   return (
-    <div className="table-wrap" tabIndex={0} role="region" aria-label="Model catalogue table">
-      <table>
-        <caption className="visually-hidden">Model catalogue</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Engine</th>
-            <th scope="col">Type</th>
-            <th scope="col" className="number">Memory</th>
-            <th scope="col">Kept warm</th>
-            <th scope="col">Instances</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.models.map((model) => (
-            <ModelRow key={model.name} model={model} {...props} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <AdminTable
+      label="Model catalogue"
+      columns={[
+        "Name",
+        "Engine",
+        "Type",
+        { name: "Memory", number: true },
+        "Kept warm",
+        "Instances",
+        "Actions",
+      ]}
+      items={props.models}
+      empty="No models in the catalogue."
+      row={(model) => <ModelRow key={model.name} model={model} {...props} />}
+    />
   );
 }
 
@@ -72,14 +66,13 @@ function ModelRow({ model, onWarm, onPin, onDelete }: { model: CatalogueModel } 
           Warm
         </button>
         {!builtin && (
-          <button
-            type="button"
-            className="danger"
-            aria-label={`Delete ${model.name}`}
-            onClick={() => onDelete(model)}
+          <DeleteButton
+            label={`Delete ${model.name}`}
+            confirm={`Delete the model “${model.name}”? Its instances are unloaded.`}
+            onDelete={() => onDelete(model)}
           >
             Delete
-          </button>
+          </DeleteButton>
         )}
       </td>
     </tr>

@@ -1,4 +1,6 @@
 import { useState, type FormEvent } from "react";
+import { AdminTable, DeleteButton } from "../AdminTable";
+import { TextField } from "../TextField";
 import { formatTime } from "./format";
 import type { RunnerToken } from "./types";
 
@@ -7,50 +9,40 @@ export function RunnerTokens(props: {
   tokens: RunnerToken[];
   onRevoke: (token: RunnerToken) => void;
 }) {
-  if (props.tokens.length === 0) return <p className="hint">No runner tokens yet.</p>;
   return (
-    <div className="table-wrap" tabIndex={0} role="region" aria-label="Runner tokens table">
-      <table>
-        <caption className="visually-hidden">Runner tokens</caption>
-        <thead>
-          <tr>
-            <th scope="col">Runner</th>
-            <th scope="col">Prefix</th>
-            <th scope="col">Status</th>
-            <th scope="col">Created</th>
-            <th scope="col">Last used</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.tokens.map((token) => (
-            <tr key={token.id}>
-              <th scope="row">{token.name}</th>
-              <td>
-                <code>{token.prefix}…</code>
-              </td>
-              <td>
-                <TokenStatus token={token} />
-              </td>
-              <td>{formatTime(token.created_at)}</td>
-              <td>{formatTime(token.last_used_at)}</td>
-              <td className="row-actions">
-                {!token.revoked_at && (
-                  <button
-                    type="button"
-                    className="danger"
-                    aria-label={`Revoke ${token.name}`}
-                    onClick={() => props.onRevoke(token)}
-                  >
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <AdminTable
+      label="Runner tokens"
+      columns={["Runner", "Prefix", "Status", "Created", "Last used", "Actions"]}
+      items={props.tokens}
+      empty="No runner tokens yet."
+      row={(token) => (
+        <tr key={token.id}>
+          <th scope="row">{token.name}</th>
+          <td>
+            <code>{token.prefix}…</code>
+          </td>
+          <td>
+            <TokenStatus token={token} />
+          </td>
+          <td>{formatTime(token.created_at)}</td>
+          <td>{formatTime(token.last_used_at)}</td>
+          <td className="row-actions">
+            {!token.revoked_at && (
+              <DeleteButton
+                label={`Revoke ${token.name}`}
+                confirm={
+                  `Revoke the token of “${token.name}”? ` +
+                  "Its runner is disconnected and cannot come back with this token."
+                }
+                onDelete={() => props.onRevoke(token)}
+              >
+                Revoke
+              </DeleteButton>
+            )}
+          </td>
+        </tr>
+      )}
+    />
   );
 }
 
@@ -79,16 +71,14 @@ export function CreateRunnerToken({ onCreate }: { onCreate: (name: string) => Pr
     <form className="admin-form" onSubmit={submit} aria-labelledby="new-runner-token-title">
       <h3 id="new-runner-token-title">Add a runner</h3>
       <div className="fields">
-        <div>
-          <label htmlFor="runner-token-name">Runner name</label>
-          <input
-            id="runner-token-name"
-            required
-            autoComplete="off"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-        </div>
+        <TextField
+          id="runner-token-name"
+          label="Runner name"
+          required
+          autoComplete="off"
+          value={name}
+          onChange={setName}
+        />
       </div>
       <p className="hint">
         Lowercase letters, digits, “.”, “_” and “-”; one token per runner.

@@ -1,4 +1,4 @@
-// Human units for the Runners page: bytes in binary units, times and ages.
+// Human units for the admin pages (the Runners page most): bytes in binary units, times, ages.
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"] as const;
 const ONE_DECIMAL = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });

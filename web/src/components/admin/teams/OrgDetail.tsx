@@ -1,7 +1,9 @@
 import { useCallback, useState, type FormEvent } from "react";
 import { call, type ApiClient, type User } from "../../../api/client";
 import type { components } from "../../../api/schema";
-import { ActionFeedback, AdminTable } from "../AdminTable";
+import { ActionFeedback, AdminTable, DeleteButton } from "../AdminTable";
+import { TextField } from "../TextField";
+import { UserOptions } from "../users";
 import { useAdminList } from "../useAdminList";
 import { TeamMembers } from "./TeamMembers";
 
@@ -9,6 +11,13 @@ type Org = components["schemas"]["OrgOut"];
 type Member = components["schemas"]["MemberOut"];
 type Team = components["schemas"]["TeamOut"];
 export type OrgRole = Member["role"];
+
+/** What an organization's or a team's name may be (as the server checks it): an input's
+ *  `pattern`, and the `title` a browser shows when a name does not match it. */
+export const NAME_RULE = {
+  pattern: "[a-z0-9][a-z0-9_.\\-]*",
+  title: "Lowercase letters, digits, and . _ - (not first)",
+};
 
 export const ROLES: { value: OrgRole; label: string }[] = [
   { value: "owner", label: "Owner" },
@@ -104,8 +113,6 @@ function Members(props: {
   }
 
   function remove(member: Member) {
-    const question = `Remove ${member.name} from ${org.name}? They leave its teams too.`;
-    if (!window.confirm(question)) return;
     const path = { org: org.id, user: member.user_id };
     void act(
       () => call(client.DELETE("/api/v1/orgs/{org}/members/{user}", { params: { path } })),
@@ -129,6 +136,7 @@ function Members(props: {
         row={(member) => (
           <MemberRow
             key={`${member.user_id}:${member.role}`}
+            org={org}
             member={member}
             onRole={(role) =>
               setRole(
@@ -179,11 +187,7 @@ function AddMember(props: {
             onChange={(event) => setUserId(event.target.value)}
           >
             <option value="">Choose a user…</option>
-            {props.candidates.map((candidate) => (
-              <option key={candidate.id} value={candidate.id}>
-                {candidate.display_name || candidate.name}
-              </option>
-            ))}
+            <UserOptions users={props.candidates} />
           </select>
         </div>
         <div>
@@ -211,6 +215,7 @@ function AddMember(props: {
 /** A member: their role, changed with its own button (so that moving through the choices
  *  with the keyboard changes nothing), and removal. */
 function MemberRow(props: {
+  org: Org;
   member: Member;
   onRole: (role: OrgRole) => Promise<boolean>;
   onRemove: () => void;
@@ -250,14 +255,13 @@ function MemberRow(props: {
         </form>
       </td>
       <td className="row-actions">
-        <button
-          type="button"
-          className="danger"
-          aria-label={`Remove ${member.name}`}
-          onClick={props.onRemove}
+        <DeleteButton
+          label={`Remove ${member.name}`}
+          confirm={`Remove ${member.name} from ${props.org.name}? They leave its teams too.`}
+          onDelete={props.onRemove}
         >
           Remove
-        </button>
+        </DeleteButton>
       </td>
     </tr>
   );
@@ -274,7 +278,6 @@ function Teams(props: {
   const { client, org, act } = props;
 
   function remove(team: Team) {
-    if (!window.confirm(`Delete the team “${team.name}” of ${org.name}?`)) return;
     if (props.openTeam === team.id) props.onOpen(null);
     const path = { org: org.id, team: team.id };
     void act(
@@ -322,14 +325,13 @@ function Teams(props: {
                 >
                   {open ? "Hide members" : "Members"}
                 </button>
-                <button
-                  type="button"
-                  className="danger"
-                  aria-label={`Delete team ${team.name}`}
-                  onClick={() => remove(team)}
+                <DeleteButton
+                  label={`Delete team ${team.name}`}
+                  confirm={`Delete the team “${team.name}” of ${org.name}?`}
+                  onDelete={() => remove(team)}
                 >
                   Delete
-                </button>
+                </DeleteButton>
               </td>
             </tr>
           );
@@ -357,18 +359,15 @@ function CreateTeam(props: { org: Org; onCreate: (name: string) => Promise<boole
     <form className="admin-form" onSubmit={submit} aria-labelledby={`${id}-title`}>
       <h4 id={`${id}-title`}>New team</h4>
       <div className="fields">
-        <div>
-          <label htmlFor={`${id}-name`}>Team name</label>
-          <input
-            id={`${id}-name`}
-            required
-            autoComplete="off"
-            pattern="[a-z0-9][a-z0-9_.\-]*"
-            title="Lowercase letters, digits, and . _ - (not first)"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-        </div>
+        <TextField
+          id={`${id}-name`}
+          label="Team name"
+          required
+          autoComplete="off"
+          {...NAME_RULE}
+          value={name}
+          onChange={setName}
+        />
       </div>
       <button type="submit" disabled={busy || !name.trim()}>
         {busy ? "Creating…" : "Create team"}

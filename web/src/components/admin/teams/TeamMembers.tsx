@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { call, type ApiClient } from "../../../api/client";
 import type { components } from "../../../api/schema";
-import { AdminTable } from "../AdminTable";
+import { AdminTable, DeleteButton } from "../AdminTable";
 
 type Org = components["schemas"]["OrgOut"];
 type Member = components["schemas"]["MemberOut"];
@@ -55,14 +55,12 @@ export function TeamMembers(props: {
           <tr key={member.user_id}>
             <th scope="row">{member.name}</th>
             <td className="row-actions">
-              <button
-                type="button"
-                className="danger"
-                aria-label={`Remove ${member.name} from team ${team.name}`}
-                onClick={() => remove(member)}
+              <DeleteButton
+                label={`Remove ${member.name} from team ${team.name}`}
+                onDelete={() => remove(member)}
               >
                 Remove
-              </button>
+              </DeleteButton>
             </td>
           </tr>
         )}

@@ -1,10 +1,12 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useState, type FormEvent } from "react";
 import { call, type ApiClient, type User } from "../../../api/client";
 import type { components } from "../../../api/schema";
 import { followLink, orgNameOf, teamsPath, usePath } from "../../../router";
-import { ActionFeedback, AdminTable } from "../AdminTable";
+import { ActionFeedback, AdminTable, DeleteButton } from "../AdminTable";
+import { TextField } from "../TextField";
 import { useAdminList } from "../useAdminList";
-import { OrgDetail } from "./OrgDetail";
+import { UserOptions, useUsers } from "../users";
+import { NAME_RULE, OrgDetail } from "./OrgDetail";
 
 type Org = components["schemas"]["OrgOut"];
 type OrgCreate = components["schemas"]["OrgCreate"];
@@ -20,8 +22,6 @@ export function TeamsAdmin({ client }: { client: ApiClient }) {
   const org = orgs?.find((candidate) => candidate.name === opened) ?? null;
 
   async function remove(target: Org) {
-    const question = `Delete the organization “${target.name}” with its teams and memberships?`;
-    if (!window.confirm(question)) return;
     // Close it first: what it said about itself would outlive it.
     if (target.name === opened) navigate(teamsPath(null));
     const path = { org: target.id };
@@ -70,14 +70,13 @@ export function TeamsAdmin({ client }: { client: ApiClient }) {
               >
                 Members and teams
               </a>{" "}
-              <button
-                type="button"
-                className="danger"
-                aria-label={`Delete ${item.name}`}
-                onClick={() => void remove(item)}
+              <DeleteButton
+                label={`Delete ${item.name}`}
+                confirm={`Delete the organization “${item.name}” with its teams and memberships?`}
+                onDelete={() => void remove(item)}
               >
                 Delete
-              </button>
+              </DeleteButton>
             </td>
           </tr>
         )}
@@ -90,17 +89,6 @@ export function TeamsAdmin({ client }: { client: ApiClient }) {
       )}
     </section>
   );
-}
-
-/** Everyone who could join an organization (the pickers' choices). */
-function useUsers(client: ApiClient): User[] {
-  const [users, setUsers] = useState<User[]>([]);
-  useEffect(() => {
-    call(client.GET("/api/v1/users"))
-      .then(setUsers)
-      .catch(() => setUsers([]));
-  }, [client]);
-  return users;
 }
 
 /** A new organization; what was typed stays when the server refuses it (a name taken, say). */
@@ -130,31 +118,23 @@ function CreateOrg(props: { users: User[]; onCreate: (body: OrgCreate) => Promis
     <form className="admin-form" onSubmit={submit} aria-labelledby="new-org-title">
       <h2 id="new-org-title">New organization</h2>
       <div className="fields">
-        <div>
-          <label htmlFor="new-org-name">Organization name</label>
-          <input
-            id="new-org-name"
-            required
-            autoComplete="off"
-            pattern="[a-z0-9][a-z0-9_.\-]*"
-            title="Lowercase letters, digits, and . _ - (not first)"
-            aria-describedby="new-org-name-hint"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-          <span id="new-org-name-hint" className="hint">
-            Lowercase letters, digits, “.”, “_” and “-”
-          </span>
-        </div>
-        <div>
-          <label htmlFor="new-org-display">Display name (optional)</label>
-          <input
-            id="new-org-display"
-            autoComplete="off"
-            value={displayName}
-            onChange={(event) => setDisplayName(event.target.value)}
-          />
-        </div>
+        <TextField
+          id="new-org-name"
+          label="Organization name"
+          hint="Lowercase letters, digits, “.”, “_” and “-”"
+          required
+          autoComplete="off"
+          {...NAME_RULE}
+          value={name}
+          onChange={setName}
+        />
+        <TextField
+          id="new-org-display"
+          label="Display name (optional)"
+          autoComplete="off"
+          value={displayName}
+          onChange={setDisplayName}
+        />
         <div>
           <label htmlFor="new-org-owner">Owner</label>
           <select
@@ -163,11 +143,7 @@ function CreateOrg(props: { users: User[]; onCreate: (body: OrgCreate) => Promis
             onChange={(event) => setOwner(event.target.value)}
           >
             <option value="">Me</option>
-            {props.users.map((user) => (
-              <option key={user.id} value={user.id}>
-                {user.display_name || user.name}
-              </option>
-            ))}
+            <UserOptions users={props.users} />
           </select>
         </div>
       </div>
