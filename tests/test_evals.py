@@ -19,7 +19,7 @@ import pytest
 
 from homeport.services.container import build_services
 from homeport.settings import Settings
-from homeport.testing import FakeOpenAI, Reply
+from homeport.testing import Failure, FakeOpenAI, Reply
 from homeport.testing.instructed import follows_system_prompt, instructed_model
 from tests.conftest import asgi_client, make_settings, new_user_key
 from tests.test_knowledge import LIGHTHOUSE, create, wait_ready
@@ -509,3 +509,18 @@ async def test_cites_checks_the_sources_an_answer_cites(
     assert (first["passed"], first["detail"]) == (True, "cited")
     assert second["passed"] is False
     assert second["detail"] == "'lighthouse' was retrieved but the answer does not cite it"
+
+
+async def test_a_short_rate_limit_is_waited_out_not_failed(
+    client: httpx.AsyncClient, upstream: FakeOpenAI
+) -> None:
+    await apply(client, "support", support_app(tests=TESTS[:1]))
+    upstream.enqueue(Failure(429, "slow down", retry_after=1))
+
+    run = await evaluate(client, app="support", samples=1)
+
+    assert run["summary"]["passed"] == 1, run["results"]
+    # The wait is not the app's time: latency is the answer's own.
+    assert run["results"][0]["steps"][0]["latency_ms"] < 1000
+    chats = [r for r in upstream.requests if r.path.endswith("/chat/completions")]
+    assert len(chats) == 2

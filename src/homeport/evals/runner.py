@@ -34,6 +34,9 @@ class Reply:
     completion_tokens: int = 0
     api_calls: Sequence[Mapping[str, Any]] = ()
     citations: Sequence[Mapping[str, Any]] = ()
+    # How long the answer took, when the asker knows better than the runner's clock (a wait
+    # for a rate limit is not the app's time).
+    latency_ms: float | None = None
 
 
 class NoAnswer(UpstreamError):
@@ -88,7 +91,9 @@ async def _step(
         return _record(step, None, str(exc), []), None
     seen = Observation(
         answer=reply.answer,
-        latency_ms=(time.perf_counter() - started) * 1000,
+        latency_ms=reply.latency_ms
+        if reply.latency_ms is not None
+        else (time.perf_counter() - started) * 1000,
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,
         api_calls=reply.api_calls,

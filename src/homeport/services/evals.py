@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,8 +31,15 @@ from homeport.db.repositories.evals import EvalRepository
 from homeport.db.repositories.jobs import Job
 from homeport.domain.chat import ChatMessage, ChatRequest, ChatResult, CompletionRequest
 from homeport.domain.evals import EvalCase, EvalResult, EvalRun
+from homeport.domain.models import ModelInfo
 from homeport.domain.users import Principal
-from homeport.errors import HomeportError, InvalidRequest, NotFound, ValidationFailed
+from homeport.errors import (
+    HomeportError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
 from homeport.evals import stats
 from homeport.evals.judge import DEFAULT_PROMPT, PROMPTS, Judge, Verdict
 from homeport.evals.runner import NoAnswer, Reply, run_case
@@ -44,10 +52,13 @@ from homeport.tools.strategies import Model
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=BaseException)
+T = TypeVar("T")
 
 RUN = "eval.run"
 MAX_SAMPLES = 100
 MAX_SAMPLES_IN_RUN = 5000  # cases times samples
+RATE_LIMIT_RETRIES = 5
+MAX_RATE_LIMIT_WAIT = 60.0  # seconds: a longer wait fails the sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,13 +311,13 @@ class EvalService:
 
         async def chat(request: ChatRequest) -> ChatResult:
             try:
-                return (await self.inference.chat(principal, request))[1]
+                return (await patiently(lambda: self.inference.chat(principal, request)))[1]
             except HomeportError as exc:
                 raise NoAnswer(f"the judge model failed: {exc.message}") from None
 
         async def complete(request: CompletionRequest) -> ChatResult:
             try:
-                return (await self.inference.complete(principal, request))[1]
+                return (await patiently(lambda: self.inference.complete(principal, request)))[1]
             except HomeportError as exc:
                 raise NoAnswer(f"the judge model failed: {exc.message}") from None
 
@@ -381,8 +392,16 @@ class EvalService:
 
         async def ask(messages: list[ChatMessage], environment: ApiEnvironment) -> Reply:
             request = ChatRequest(model=model, messages=messages, user=principal.user_id)
+            took: list[float] = []
+
+            async def attempt() -> tuple[ModelInfo, ChatResult]:
+                started = time.perf_counter()
+                answered = await self.inference.chat(principal, request, environment=environment)
+                took.append((time.perf_counter() - started) * 1000)
+                return answered
+
             try:
-                _, result = await self.inference.chat(principal, request, environment=environment)
+                _, result = await patiently(attempt)
             except HomeportError as exc:
                 raise NoAnswer(exc.message) from None
             extension = result.extension or {}
@@ -392,6 +411,7 @@ class EvalService:
                 completion_tokens=result.usage.completion_tokens if result.usage else 0,
                 api_calls=extension.get("api_calls") or [],
                 citations=extension.get("citations") or [],
+                latency_ms=took[-1],
             )
 
         test = TestSpec.model_validate(case.test)
@@ -407,6 +427,20 @@ class EvalService:
             await EvalRepository(session).set_status(
                 run_id, status, error=error, only_from=("queued", "running")
             )
+
+
+async def patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """`call`, made again after a rate limit's wait when the wait is short (a per-minute
+    limit), at most RATE_LIMIT_RETRIES times; a long one (a daily quota) fails the sample."""
+    for _ in range(RATE_LIMIT_RETRIES):
+        try:
+            return await call()
+        except RateLimited as exc:
+            if exc.retry_after is None or exc.retry_after > MAX_RATE_LIMIT_WAIT:
+                raise
+            log.info("eval sample rate limited: waiting %.0f s", exc.retry_after)
+            await asyncio.sleep(exc.retry_after)
+    return await call()
 
 
 def _first(group: BaseExceptionGroup[E]) -> E:
