@@ -282,8 +282,14 @@ async def test_an_app_with_several_assistants_picks_one_by_name(
     assert missing.status_code == 404 and "no assistant" in missing.json()["error"]["message"]
 
 
-async def test_a_new_installation_publishes_the_demo_apps_once(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, demo_apps=True)
+async def test_a_new_installation_publishes_the_demo_apps_once(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        demo_apps=True,
+        openai_base_url=fake_openai.base_url,  # type: ignore[attr-defined]
+    )
     async with build_services(settings) as services, asgi_client(services) as admin:
         key = await new_user_key(admin, "newcomer")
         async with asgi_client(services, key) as newcomer:
@@ -295,6 +301,11 @@ async def test_a_new_installation_publishes_the_demo_apps_once(tmp_path: Path) -
         guide = (await admin.get("/api/v1/apps/brekka-guide")).json()
         assert guide["version"]["label"] == "demo"
         assert "lighthouse" in guide["yaml"].lower()
+        fake_openai.enqueue("Sigh.")
+        answer = (await ask(admin, "app/marvin", "How are you?")).json()
+        # `model: default` follows the server's default model, and says which one answered.
+        assert answer["homeport"]["model"] == "openai/fake-chat"
+        assert fake_openai.requests[-1].json["model"] == "fake-chat"
         assert (await admin.delete("/api/v1/apps/marvin")).status_code == 204
 
     async with build_services(settings) as services, asgi_client(services) as admin:

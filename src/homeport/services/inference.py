@@ -218,7 +218,7 @@ def _app_extension(
     extension: dict[str, Any] = {
         "app": served.app.name,
         "app_version": served.version.number,
-        "model": served.model,
+        "model": prepared.model.id,  # the model that answered ("default" resolved)
         "citations": [c.to_dict() for c in mark_cited(prepared.citations, answer)],
     }
     if served.assistant.apis:
