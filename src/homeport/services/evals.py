@@ -298,10 +298,7 @@ class EvalService:
         criteria: str,
     ) -> tuple[str, Verdict]:
         """One verdict (the judge's calibration asks for these); the model that gave it."""
-        if prompt not in PROMPTS:
-            raise InvalidRequest(
-                f"no judge prompt '{prompt}' (known: {', '.join(PROMPTS)})", param="prompt"
-            )
+        _check_prompt(prompt, param="prompt")
         model = model or self.inference.catalog.default_model_id()
         judge = await self._judge(principal, model, prompt)
         return model, await judge.judge(question=question, answer=answer, criteria=criteria)
@@ -454,10 +451,13 @@ def _check_request(request: EvalRequest) -> None:
         raise InvalidRequest("give a version or a spec, not both", param="version")
     if not 1 <= request.samples <= MAX_SAMPLES:
         raise InvalidRequest(f"samples must be 1 to {MAX_SAMPLES}", param="samples")
-    if request.judge_prompt not in PROMPTS:
+    _check_prompt(request.judge_prompt, param="judge_prompt")
+
+
+def _check_prompt(version: str, *, param: str) -> None:
+    if version not in PROMPTS:
         raise InvalidRequest(
-            f"no judge prompt '{request.judge_prompt}' (known: {', '.join(PROMPTS)})",
-            param="judge_prompt",
+            f"no judge prompt '{version}' (known: {', '.join(PROMPTS)})", param=param
         )
 
 
